@@ -1,0 +1,520 @@
+use chrono::{Duration, TimeZone};
+
+use super::*;
+use crate::model::{CaseState, ExchangeMode};
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 14, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+fn writer(name: &str) -> Writer {
+    Writer::new_device(name.parse().unwrap())
+}
+
+fn new_visit(worker: &Writer) -> Document {
+    let occurred = Occurrence {
+        start: Some(at(0)),
+        end: Some(at(45)),
+    };
+    Document::new_record(
+        worker,
+        RecordId::random(),
+        CaseId::random(),
+        RecordKind::HomeVisit,
+        occurred,
+        at(50),
+    )
+    .unwrap()
+}
+
+/// A second device that has received everything `document` holds.
+fn replica(document: &mut Document) -> Document {
+    Document::load(&document.save(), &[]).unwrap()
+}
+
+fn sync(from: &mut Document, to: &mut Document) {
+    let heads = to.heads();
+    to.apply_remote(&from.changes_after(&heads)).unwrap();
+}
+
+fn home_visit(document: &Document) -> crate::model::HomeVisit {
+    match document.record().unwrap().body {
+        RecordBody::HomeVisit(visit) => visit,
+        other => panic!("expected a home visit, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_record_reads_back_with_its_times_and_author() {
+    let worker = writer("amara");
+    let document = new_visit(&worker);
+    let record = document.record().unwrap();
+    assert_eq!(record.author.as_str(), "amara");
+    assert_eq!(record.status, RecordStatus::Draft);
+    assert_eq!(record.occurred_end, Some(at(45)));
+    assert_eq!(record.writing_began, at(50));
+    assert_eq!(record.kind(), RecordKind::HomeVisit);
+}
+
+#[test]
+fn observation_and_assessment_stay_separate_fields() {
+    let worker = writer("amara");
+    let mut document = new_visit(&worker);
+    let seen = "Kitchen clean; two weeks of post unopened by the door.";
+    let thought = "Possible low mood; she may be avoiding bills.";
+    document
+        .edit(&worker, &Edit::text("observed_home", seen), at(51))
+        .unwrap();
+    document
+        .edit(&worker, &Edit::text("assessment", thought), at(52))
+        .unwrap();
+    let visit = home_visit(&document);
+    assert_eq!(visit.observed_home, seen);
+    assert_eq!(visit.assessment, thought);
+}
+
+#[test]
+fn two_offline_edits_to_the_same_paragraph_both_survive() {
+    let worker = writer("amara");
+    let colleague = writer("ben");
+    let mut mine = new_visit(&worker);
+    mine.edit(&worker, &Edit::text("plan", "Call the GP."), at(51))
+        .unwrap();
+    let mut theirs = replica(&mut mine);
+
+    mine.edit(
+        &worker,
+        &Edit::text("plan", "Call the GP. Book a food bank voucher."),
+        at(52),
+    )
+    .unwrap();
+    theirs
+        .edit(
+            &colleague,
+            &Edit::text("plan", "Urgently: Call the GP."),
+            at(53),
+        )
+        .unwrap();
+    sync(&mut mine, &mut theirs);
+    sync(&mut theirs, &mut mine);
+
+    let plan = home_visit(&mine).plan;
+    assert_eq!(plan, home_visit(&theirs).plan);
+    assert!(plan.contains("Urgently: "), "{plan}");
+    assert!(plan.contains("Book a food bank voucher."), "{plan}");
+}
+
+#[test]
+fn entries_added_concurrently_on_two_devices_both_survive() {
+    let facilitator = writer("amara");
+    let cofacilitator = writer("ben");
+    let mut mine = Document::new_record(
+        &facilitator,
+        RecordId::random(),
+        CaseId::random(),
+        RecordKind::ProcessRecording,
+        Occurrence::default(),
+        at(0),
+    )
+    .unwrap();
+    let mut theirs = replica(&mut mine);
+    let (add_mine, mine_id) = Edit::append("exchanges");
+    let (add_theirs, theirs_id) = Edit::append("exchanges");
+    mine.edit(&facilitator, &add_mine, at(1)).unwrap();
+    let say = Edit::set_in(
+        "exchanges",
+        mine_id,
+        "content",
+        FieldValue::Text("Hello".into()),
+    );
+    mine.edit(&facilitator, &say, at(2)).unwrap();
+    theirs.edit(&cofacilitator, &add_theirs, at(1)).unwrap();
+    let shrug = FieldValue::Text("behaviour".into());
+    theirs
+        .edit(
+            &cofacilitator,
+            &Edit::set_in("exchanges", theirs_id, "mode", shrug),
+            at(2),
+        )
+        .unwrap();
+    sync(&mut mine, &mut theirs);
+    sync(&mut theirs, &mut mine);
+
+    let RecordBody::ProcessRecording(recording) = mine.record().unwrap().body else {
+        panic!("expected a process recording");
+    };
+    let ids: HashSet<_> = recording.exchanges.iter().map(|e| e.id).collect();
+    assert_eq!(ids, HashSet::from([mine_id, theirs_id]));
+    let hello = recording
+        .exchanges
+        .iter()
+        .find(|e| e.id == mine_id)
+        .unwrap();
+    assert_eq!(hello.content, "Hello");
+    let gesture = recording
+        .exchanges
+        .iter()
+        .find(|e| e.id == theirs_id)
+        .unwrap();
+    assert_eq!(gesture.mode, ExchangeMode::Behaviour);
+}
+use std::collections::HashSet;
+
+#[test]
+fn entries_can_be_inserted_after_another_and_removed() {
+    let worker = writer("amara");
+    let mut document = new_visit(&worker);
+    let (first, first_id) = Edit::append("quotes");
+    let (last, last_id) = Edit::append("quotes");
+    document.edit(&worker, &first, at(1)).unwrap();
+    document.edit(&worker, &last, at(2)).unwrap();
+    let middle_id = ItemId::random();
+    let middle = Edit::AddEntry {
+        list: "quotes".into(),
+        id: middle_id,
+        after: Some(first_id),
+    };
+    document.edit(&worker, &middle, at(3)).unwrap();
+    let order: Vec<_> = home_visit(&document).quotes.iter().map(|q| q.id).collect();
+    assert_eq!(order, [first_id, middle_id, last_id]);
+
+    let remove = Edit::RemoveEntry {
+        list: "quotes".into(),
+        id: middle_id,
+    };
+    document.edit(&worker, &remove, at(4)).unwrap();
+    let order: Vec<_> = home_visit(&document).quotes.iter().map(|q| q.id).collect();
+    assert_eq!(order, [first_id, last_id]);
+    let again = document.edit(&worker, &remove, at(5));
+    assert!(
+        matches!(again, Err(DocumentError::UnknownItem { .. })),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn edits_that_do_not_fit_the_template_are_refused_and_leave_no_change() {
+    let worker = writer("amara");
+    let mut document = new_visit(&worker);
+    let heads = document.heads();
+    let cases = [
+        Edit::text("no_such_field", "x"),
+        Edit::set("risk", FieldValue::Text("yes".into())),
+        Edit::set("next_visit", FieldValue::Number(3)),
+        Edit::set_in(
+            "quotes",
+            ItemId::random(),
+            "words",
+            FieldValue::Text("x".into()),
+        ),
+        Edit::set_in(
+            "exchanges",
+            ItemId::random(),
+            "content",
+            FieldValue::Text("x".into()),
+        ),
+    ];
+    for edit in cases {
+        assert!(document.edit(&worker, &edit, at(1)).is_err(), "{edit:?}");
+    }
+    assert_eq!(document.heads(), heads);
+    assert!(
+        document.take_unsaved_changes().len() == 1,
+        "only the creation"
+    );
+}
+
+#[test]
+fn choices_accept_only_their_values() {
+    let worker = writer("amara");
+    let mut document = Document::new_record(
+        &worker,
+        RecordId::random(),
+        CaseId::random(),
+        RecordKind::GroupSession,
+        Occurrence::default(),
+        at(0),
+    )
+    .unwrap();
+    let (add, member) = Edit::append("members");
+    document.edit(&worker, &add, at(1)).unwrap();
+    let present = Edit::set_in(
+        "members",
+        member,
+        "attendance",
+        FieldValue::Text("present".into()),
+    );
+    document.edit(&worker, &present, at(2)).unwrap();
+    let asleep = Edit::set_in(
+        "members",
+        member,
+        "attendance",
+        FieldValue::Text("asleep".into()),
+    );
+    assert!(matches!(
+        document.edit(&worker, &asleep, at(3)),
+        Err(DocumentError::WrongValue { .. })
+    ));
+}
+
+#[test]
+fn the_review_cycle_locks_the_authors_fields_but_not_the_reviewers() {
+    let worker = writer("amara");
+    let supervisor = writer("grace");
+    let mut document = Document::new_record(
+        &worker,
+        RecordId::random(),
+        CaseId::random(),
+        RecordKind::ProcessRecording,
+        Occurrence::default(),
+        at(0),
+    )
+    .unwrap();
+    let (add, exchange) = Edit::append("exchanges");
+    document.edit(&worker, &add, at(1)).unwrap();
+    document.submit(&worker, at(2)).unwrap();
+
+    let late_edit = Edit::text("summary", "one more thing");
+    assert!(matches!(
+        document.edit(&worker, &late_edit, at(3)),
+        Err(DocumentError::NotAllowed { .. })
+    ));
+    let comment = FieldValue::Text("Good use of silence here.".into());
+    let comment = Edit::set_in("exchanges", exchange, "supervisor_comment", comment);
+    document.edit(&supervisor, &comment, at(4)).unwrap();
+    document
+        .return_to_author(&supervisor, "Add your feelings", at(5))
+        .unwrap();
+    document.edit(&worker, &late_edit, at(6)).unwrap();
+    document.submit(&worker, at(7)).unwrap();
+    document.finalise(&supervisor, at(8)).unwrap();
+
+    let record = document.record().unwrap();
+    assert_eq!(record.status, RecordStatus::Finalised);
+    assert_eq!(record.finalised_at, Some(at(8)));
+    let actions: Vec<_> = record.review.iter().map(|step| step.action).collect();
+    assert_eq!(actions, [ReviewAction::Returned, ReviewAction::Approved]);
+    assert!(document.edit(&supervisor, &comment, at(9)).is_err());
+    assert!(document.submit(&worker, at(9)).is_err());
+}
+
+#[test]
+fn the_signed_view_stays_as_signed_and_later_changes_show_as_amendments() {
+    let worker = writer("amara");
+    let supervisor = writer("grace");
+    let mut signed_on = new_visit(&worker);
+    signed_on
+        .edit(&worker, &Edit::text("assessment", "Coping well."), at(51))
+        .unwrap();
+    // A colleague's device holds the draft and keeps editing offline...
+    let colleague = writer("ben");
+    let mut offline = replica(&mut signed_on);
+    signed_on.submit(&worker, at(52)).unwrap();
+    signed_on.finalise(&supervisor, at(60)).unwrap();
+    offline
+        .edit(
+            &colleague,
+            &Edit::text("assessment", "Coping well. Neighbour worried."),
+            at(61),
+        )
+        .unwrap();
+    // ...and its edit arrives after the sign-off.
+    sync(&mut offline, &mut signed_on);
+    let id = signed_on
+        .add_addendum(
+            &worker,
+            "Date of next visit was wrong",
+            "Next visit is 9 March.",
+            at(70),
+        )
+        .unwrap();
+
+    let signed = signed_on.record_as_signed().unwrap().expect("signed");
+    let RecordBody::HomeVisit(signed_visit) = &signed.body else {
+        panic!()
+    };
+    assert_eq!(signed_visit.assessment, "Coping well.");
+    assert_eq!(signed.status, RecordStatus::Finalised);
+    assert!(signed.addenda.is_empty());
+
+    let now = signed_on.record().unwrap();
+    assert_eq!(now.addenda.len(), 1);
+    assert_eq!(now.addenda[0].id, id);
+    assert_eq!(now.addenda[0].reason, "Date of next visit was wrong");
+    assert_eq!(now.addenda[0].author.as_str(), "amara");
+    assert!(
+        home_visit(&signed_on)
+            .assessment
+            .contains("Neighbour worried")
+    );
+
+    let history = history(&mut signed_on).unwrap();
+    let amendments: Vec<_> = history
+        .iter()
+        .filter(|entry| entry.after_signoff)
+        .map(|entry| (entry.user.as_ref().unwrap().as_str(), entry.action.unwrap()))
+        .collect();
+    assert_eq!(
+        amendments,
+        [("ben", Action::Edit), ("amara", Action::Addendum)]
+    );
+}
+
+#[test]
+fn addenda_need_a_finalised_record_and_a_reason() {
+    let worker = writer("amara");
+    let mut document = new_visit(&worker);
+    assert!(matches!(
+        document.add_addendum(&worker, "typo", "text", at(1)),
+        Err(DocumentError::NotAllowed { .. })
+    ));
+    document.submit(&worker, at(2)).unwrap();
+    document.finalise(&worker, at(3)).unwrap();
+    assert!(matches!(
+        document.add_addendum(&worker, " ", "text", at(4)),
+        Err(DocumentError::Empty(_))
+    ));
+}
+
+#[test]
+fn history_names_who_changed_which_field_and_when() {
+    let worker = writer("amara");
+    let colleague = writer("ben");
+    let mut document = new_visit(&worker);
+    let mut theirs = replica(&mut document);
+    theirs
+        .edit(
+            &colleague,
+            &Edit::set("risk", FieldValue::Flag(true)),
+            at(55),
+        )
+        .unwrap();
+    sync(&mut theirs, &mut document);
+    document
+        .edit(&worker, &Edit::text("interventions", "Listened."), at(56))
+        .unwrap();
+
+    let entries: Vec<_> = history(&mut document)
+        .unwrap()
+        .into_iter()
+        .map(|entry| {
+            (
+                entry.user.unwrap().to_string(),
+                entry.action,
+                entry.fields,
+                entry.at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("amara".into(), Some(Action::Create), vec![], at(50)),
+            (
+                "ben".into(),
+                Some(Action::Edit),
+                vec!["risk".into()],
+                at(55)
+            ),
+            (
+                "amara".into(),
+                Some(Action::Edit),
+                vec!["interventions".into()],
+                at(56)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_case_keeps_its_team_status_and_events() {
+    let worker = writer("amara");
+    let mut document =
+        Document::new_case(&worker, CaseId::random(), "Mrs A. Example", at(0)).unwrap();
+    let supervisor: UserId = "grace".parse().unwrap();
+    document
+        .set_team_member(&worker, &supervisor, Some(TeamRole::Supervisor), at(1))
+        .unwrap();
+    let (add, consent) = Edit::append("consents");
+    document.edit(&worker, &add, at(2)).unwrap();
+    let scope = Edit::set_in(
+        "consents",
+        consent,
+        "scope",
+        FieldValue::Text("record".into()),
+    );
+    document.edit(&worker, &scope, at(3)).unwrap();
+    document
+        .record_case_event(
+            &worker,
+            CaseEventKind::Closure,
+            "Goals met",
+            "Discharged to GP",
+            at(4),
+        )
+        .unwrap();
+
+    let case = document.case().unwrap();
+    assert_eq!(case.profile.client_name, "Mrs A. Example");
+    assert_eq!(case.team.get(&supervisor), Some(&TeamRole::Supervisor));
+    assert_eq!(case.team.get(&worker.user), Some(&TeamRole::Worker));
+    assert_eq!(case.status.state, CaseState::Closed);
+    assert_eq!(case.status.outcome, "Discharged to GP");
+    assert_eq!(case.events.len(), 1);
+    assert_eq!(case.events[0].kind, CaseEventKind::Closure);
+    assert_eq!(
+        case.profile.consents[0].scope,
+        Some(crate::model::ConsentScope::Record)
+    );
+    assert!(
+        document.submit(&worker, at(5)).is_err(),
+        "a case is not a record"
+    );
+}
+
+#[test]
+fn applying_the_same_changes_twice_changes_nothing() {
+    let worker = writer("amara");
+    let mut document = new_visit(&worker);
+    let mut other = replica(&mut document);
+    let base = other.heads();
+    document
+        .edit(&worker, &Edit::text("purpose", "Review"), at(1))
+        .unwrap();
+    let changes = document.changes_after(&base);
+    other.apply_remote(&changes).unwrap();
+    let once = other.save();
+    other.apply_remote(&changes).unwrap();
+    assert_eq!(other.save(), once);
+    assert_eq!(other.heads(), document.heads());
+}
+
+#[test]
+fn garbage_is_refused_when_loading() {
+    assert!(Document::load(b"not an automerge document", &[]).is_err());
+    let mut plain = AutoCommit::new();
+    plain.put(ROOT, "hello", "world").unwrap();
+    assert!(matches!(
+        Document::load(&plain.save(), &[]),
+        Err(DocumentError::Malformed(_))
+    ));
+}
+
+#[test]
+fn searchable_text_has_the_words_but_not_the_ids() {
+    let worker = writer("amara");
+    let mut document = new_visit(&worker);
+    let (add, quote) = Edit::append("quotes");
+    document.edit(&worker, &add, at(1)).unwrap();
+    let words = FieldValue::Text("I just want my kids home".into());
+    document
+        .edit(
+            &worker,
+            &Edit::set_in("quotes", quote, "words", words),
+            at(2),
+        )
+        .unwrap();
+    let text = document.searchable_text().unwrap();
+    assert!(text.contains("I just want my kids home"));
+    assert!(!text.contains(&quote.to_string()));
+}

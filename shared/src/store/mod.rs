@@ -1,0 +1,657 @@
+//! The on-device store: documents in SQLite encrypted with SQLCipher.
+//!
+//! Every user action is appended as one incremental Automerge change, in one transaction
+//! with the index rows the caseload, the lists and the search read (WAL,
+//! `synchronous=FULL`): when a call returns `Ok`, the edit survives a crash or a flat battery.
+//! Documents are loaded once and kept in memory while the store is open.
+//!
+//! Changes are folded into a snapshot by [`Store::compact`], which the app runs when it is
+//! idle, off the typing path. The fold writes the snapshot and deletes the changes it holds
+//! in one transaction, so no change is deleted before the snapshot holding it is durable.
+
+mod key;
+mod queries;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use automerge::{ActorId, ChangeHash};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+pub use key::Passphrase;
+pub use queries::{CaseSummary, RecordSummary, SearchHit};
+
+use crate::document::{Document, DocumentError, Edit, HistoryEntry, Occurrence, Writer};
+use crate::ids::{CaseId, DocId, ItemId, RecordId, UserId};
+use crate::model::{Case, CaseEventKind, Record, RecordKind, TeamRole};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The passphrase does not open this store. Nothing was changed.
+    #[error("wrong passphrase: the store was not opened and nothing in it was changed")]
+    WrongPassphrase,
+    /// The SQLite library in this build cannot encrypt, so the store refuses to store notes.
+    #[error(
+        "this build's SQLite has no encryption (SQLCipher is missing): refusing to store notes"
+    )]
+    NotEncrypted,
+    /// An edit was attempted with nobody signed in on this device.
+    #[error("nobody is signed in on this device")]
+    NoUser,
+    /// No such case or record on this device.
+    #[error("{0} is not on this device")]
+    NotFound(DocId),
+    /// The document refused the edit, or holds something this version cannot read.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// A file in the store is damaged.
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    /// The store was written by a newer version of Doorstep.
+    #[error("the store was written by a newer Doorstep (schema {found}, this one knows {known})")]
+    TooNew {
+        /// The store's schema version.
+        found: usize,
+        /// The newest this build knows.
+        known: usize,
+    },
+    /// The key could not be derived.
+    #[error("key derivation failed: {0}")]
+    KeyDerivation(String),
+    /// The system's random number generator failed.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file system failed.
+    #[error("file system: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long after a visit a record may wait for its author before it is overdue, unless the
+/// agency sets otherwise: practice guidance asks for notes within a day or two.
+pub const DEFAULT_OVERDUE_AFTER: Duration = Duration::hours(48);
+
+/// Compaction folds a document's changes into its snapshot once it has this many.
+pub const COMPACT_AFTER_CHANGES: i64 = 128;
+
+/// The encrypted store of one device.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    writer: Option<Writer>,
+    open_docs: HashMap<DocId, Document>,
+}
+
+impl Store {
+    /// Opens the store at `path` with the worker's passphrase, creating it if there is none.
+    ///
+    /// A wrong passphrase is [`StoreError::WrongPassphrase`], and leaves every file as it was.
+    pub fn open(path: impl AsRef<Path>, passphrase: &Passphrase) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let (salt, flags) = match key::existing_salt(&path)? {
+            Some(salt) => (salt, OpenFlags::SQLITE_OPEN_READ_WRITE),
+            None => (
+                key::new_salt()?,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            ),
+        };
+        let key_pragma = key::key_pragma(passphrase, &salt)?;
+        let mut conn = Connection::open_with_flags(&path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let cipher: Option<String> = conn
+            .query_row("PRAGMA cipher_version", [], |row| row.get(0))
+            .optional()?;
+        if cipher.is_none_or(|version| version.is_empty()) {
+            return Err(StoreError::NotEncrypted);
+        }
+        conn.execute_batch(&key_pragma)?;
+        drop(key_pragma);
+        // The first read decrypts page 1; a wrong key fails here, before anything is written.
+        if let Err(error) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        }) {
+            return Err(match error.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase) => StoreError::WrongPassphrase,
+                _ => error.into(),
+            });
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        schema::migrate(&mut conn)?;
+        Ok(Store {
+            conn,
+            path,
+            writer: None,
+            open_docs: HashMap::new(),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes `user` the one whose edits this device now writes, with this device's actor id
+    /// for them (created on their first sign-in here).
+    pub fn sign_in(&mut self, user: UserId) -> Result<(), StoreError> {
+        let existing: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT actor FROM actors WHERE user_id = ?1",
+                [user.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let actor = match existing {
+            Some(bytes) => ActorId::from(bytes),
+            None => {
+                let actor = ActorId::random();
+                self.conn.execute(
+                    "INSERT INTO actors (user_id, actor) VALUES (?1, ?2)",
+                    params![user.as_str(), actor.to_bytes()],
+                )?;
+                actor
+            }
+        };
+        self.writer = Some(Writer { user, actor });
+        Ok(())
+    }
+
+    /// The user signed in on this device, if any.
+    pub fn user(&self) -> Option<&UserId> {
+        self.writer.as_ref().map(|writer| &writer.user)
+    }
+
+    /// Opens a new case for a client, with the signed-in user as its worker.
+    pub fn create_case(
+        &mut self,
+        client_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CaseId, StoreError> {
+        let writer = self.writer()?;
+        let id = CaseId::random();
+        let document = Document::new_case(&writer, id, client_name, now)?;
+        self.insert_new(DocId::Case(id), id, document, now)?;
+        Ok(id)
+    }
+
+    /// Starts a new record on a case, in draft, with writing begun `now`.
+    pub fn create_record(
+        &mut self,
+        case_id: CaseId,
+        kind: RecordKind,
+        occurred: Occurrence,
+        now: DateTime<Utc>,
+    ) -> Result<RecordId, StoreError> {
+        let writer = self.writer()?;
+        self.document(DocId::Case(case_id))?;
+        let id = RecordId::random();
+        let document = Document::new_record(&writer, id, case_id, kind, occurred, now)?;
+        self.insert_new(DocId::Record(id), case_id, document, now)?;
+        Ok(id)
+    }
+
+    /// Applies one user edit to a case's or record's body, durably.
+    pub fn edit(
+        &mut self,
+        doc: impl Into<DocId>,
+        edit: &Edit,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(doc.into(), now, |document, writer| {
+            document.edit(writer, edit, now)
+        })
+    }
+
+    /// Submits a record for review.
+    pub fn submit(&mut self, record: RecordId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(record.into(), now, |document, writer| {
+            document.submit(writer, now)
+        })
+    }
+
+    /// Adds a reviewer's comment on a whole record.
+    pub fn comment(
+        &mut self,
+        record: RecordId,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(record.into(), now, |document, writer| {
+            document.comment(writer, text, now)
+        })
+    }
+
+    /// Returns a submitted record to its author with the reason.
+    pub fn return_to_author(
+        &mut self,
+        record: RecordId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(record.into(), now, |document, writer| {
+            document.return_to_author(writer, reason, now)
+        })
+    }
+
+    /// Approves, finalises and signs a submitted record.
+    pub fn finalise(&mut self, record: RecordId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(record.into(), now, |document, writer| {
+            document.finalise(writer, now)
+        })
+    }
+
+    /// Adds an addendum to a finalised record.
+    pub fn add_addendum(
+        &mut self,
+        record: RecordId,
+        reason: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, StoreError> {
+        self.write(record.into(), now, |document, writer| {
+            document.add_addendum(writer, reason, text, now)
+        })
+    }
+
+    /// Puts a user on a case team, or takes them off it with `None`.
+    pub fn set_team_member(
+        &mut self,
+        case: CaseId,
+        user: &UserId,
+        role: Option<TeamRole>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(case.into(), now, |document, writer| {
+            document.set_team_member(writer, user, role, now)
+        })
+    }
+
+    /// Records a referral, transfer, closure or reopening of a case.
+    pub fn record_case_event(
+        &mut self,
+        case: CaseId,
+        kind: CaseEventKind,
+        reason: &str,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, StoreError> {
+        self.write(case.into(), now, |document, writer| {
+            document.record_case_event(writer, kind, reason, outcome, now)
+        })
+    }
+
+    /// Reads a case.
+    pub fn case(&mut self, id: CaseId) -> Result<Case, StoreError> {
+        Ok(self.document(id.into())?.case()?)
+    }
+
+    /// Reads a record as it is now.
+    pub fn record(&mut self, id: RecordId) -> Result<Record, StoreError> {
+        Ok(self.document(id.into())?.record()?)
+    }
+
+    /// Reads a record exactly as it was signed, or `None` if it is not signed.
+    pub fn record_as_signed(&mut self, id: RecordId) -> Result<Option<Record>, StoreError> {
+        Ok(self.document(id.into())?.record_as_signed()?)
+    }
+
+    /// Who changed which field of a case or record, and when.
+    pub fn history(&mut self, doc: impl Into<DocId>) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(crate::document::history(self.document(doc.into())?)?)
+    }
+
+    /// How long a record may wait for its author after the visit before it is overdue.
+    pub fn overdue_after(&self) -> Result<Duration, StoreError> {
+        let minutes: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'overdue_after_minutes'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(minutes
+            .and_then(|minutes| minutes.parse().ok())
+            .map(Duration::minutes)
+            .unwrap_or(DEFAULT_OVERDUE_AFTER))
+    }
+
+    /// Sets the agency's overdue threshold.
+    pub fn set_overdue_after(&mut self, threshold: Duration) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('overdue_after_minutes', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [threshold.num_minutes().to_string()],
+        )?;
+        Ok(())
+    }
+
+    // --- Sync --------------------------------------------------------------------------
+
+    /// The documents holding changes the server has not acknowledged.
+    pub fn unacknowledged_docs(&self) -> Result<Vec<DocId>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT doc_key FROM documents WHERE heads != acked_heads")?;
+        let keys = statement.query_map([], |row| row.get::<_, String>(0))?;
+        keys.map(|key| parse_doc_key(&key?)).collect()
+    }
+
+    /// The heads of a document that the server has acknowledged (empty if none).
+    pub fn acked_heads(&self, doc: DocId) -> Result<Vec<ChangeHash>, StoreError> {
+        let heads: String = self
+            .conn
+            .query_row(
+                "SELECT acked_heads FROM documents WHERE doc_key = ?1",
+                [doc.key()],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound(doc))?;
+        parse_heads(&heads)
+    }
+
+    /// The changes of a document the server has not acknowledged, encoded for sending.
+    pub fn unacknowledged_changes(&mut self, doc: DocId) -> Result<Vec<u8>, StoreError> {
+        let acked = self.acked_heads(doc)?;
+        Ok(self.document(doc)?.changes_after(&acked))
+    }
+
+    /// Records that the server has every change of `doc` up to `heads`.
+    pub fn acknowledge(&mut self, doc: DocId, heads: &[ChangeHash]) -> Result<(), StoreError> {
+        let updated = self.conn.execute(
+            "UPDATE documents SET acked_heads = ?2 WHERE doc_key = ?1",
+            params![doc.key(), format_heads(heads)],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::NotFound(doc));
+        }
+        Ok(())
+    }
+
+    /// Merges changes to `doc` from another device, creating the document if it is new here.
+    /// Applying changes the store already has changes nothing. Returns whether anything new
+    /// was stored.
+    pub fn apply_remote(
+        &mut self,
+        doc: DocId,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if !self.contains(doc)? {
+            let document = Document::load(bytes, &[])?;
+            if document.doc_id()? != doc {
+                return Err(StoreError::Corrupt(format!(
+                    "changes for {doc} hold another document"
+                )));
+            }
+            let case_id = case_of(&document)?;
+            self.insert_new(doc, case_id, document, now)?;
+            return Ok(true);
+        }
+        let document = self.document(doc)?;
+        let before = document.heads();
+        let result = document
+            .apply_remote(bytes)
+            .map(|()| document.changes_after(&before));
+        let new_changes = match result {
+            Ok(changes) if changes.is_empty() => return Ok(false),
+            Ok(changes) => changes,
+            Err(error) => {
+                self.open_docs.remove(&doc);
+                return Err(error.into());
+            }
+        };
+        self.persist(doc, &[new_changes], now)?;
+        Ok(true)
+    }
+
+    // --- Maintenance -------------------------------------------------------------------
+
+    /// Folds the change log of every document that has outgrown its snapshot. Returns how
+    /// many documents were compacted.
+    pub fn compact(&mut self) -> Result<usize, StoreError> {
+        let due: Vec<String> = {
+            let mut statement = self
+                .conn
+                .prepare("SELECT doc_key FROM documents WHERE change_count >= ?1")?;
+            statement
+                .query_map([COMPACT_AFTER_CHANGES], |row| row.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for key in &due {
+            self.compact_doc(parse_doc_key(key)?)?;
+        }
+        Ok(due.len())
+    }
+
+    /// Folds one document's change log into its snapshot.
+    pub fn compact_doc(&mut self, doc: DocId) -> Result<(), StoreError> {
+        let snapshot = self.document(doc)?.save();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Only this connection writes, and the transaction holds the write lock, so every
+        // change up to this id is in the loaded document and thus in the snapshot.
+        let last: Option<i64> = tx.query_row(
+            "SELECT max(id) FROM changes WHERE doc_key = ?1",
+            [doc.key()],
+            |row| row.get(0),
+        )?;
+        tx.execute(
+            "UPDATE documents SET snapshot = ?2, change_count = 0 WHERE doc_key = ?1",
+            params![doc.key(), snapshot],
+        )?;
+        if let Some(last) = last {
+            tx.execute(
+                "DELETE FROM changes WHERE doc_key = ?1 AND id <= ?2",
+                params![doc.key(), last],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity check; `Ok` if it found nothing wrong.
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(result))
+        }
+    }
+
+    // --- Internals ---------------------------------------------------------------------
+
+    fn writer(&self) -> Result<Writer, StoreError> {
+        self.writer.clone().ok_or(StoreError::NoUser)
+    }
+
+    fn contains(&self, doc: DocId) -> Result<bool, StoreError> {
+        if self.open_docs.contains_key(&doc) {
+            return Ok(true);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM documents WHERE doc_key = ?1",
+                [doc.key()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// The document, loaded from disk on first use.
+    fn document(&mut self, doc: DocId) -> Result<&mut Document, StoreError> {
+        if !self.open_docs.contains_key(&doc) {
+            let document = load_document(&self.conn, doc)?;
+            self.open_docs.insert(doc, document);
+        }
+        Ok(self.open_docs.get_mut(&doc).expect("inserted above"))
+    }
+
+    /// Runs one user action on a document and makes its changes durable. If storing fails,
+    /// the in-memory document is dropped so that it is reloaded from what is on disk.
+    fn write<T>(
+        &mut self,
+        doc: DocId,
+        now: DateTime<Utc>,
+        action: impl FnOnce(&mut Document, &Writer) -> Result<T, DocumentError>,
+    ) -> Result<T, StoreError> {
+        let writer = self.writer()?;
+        let document = self.document(doc)?;
+        let value = action(document, &writer)?;
+        let changes = document.take_unsaved_changes();
+        self.persist(doc, &changes, now)?;
+        Ok(value)
+    }
+
+    fn persist(
+        &mut self,
+        doc: DocId,
+        changes: &[Vec<u8>],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = (|| {
+            let document = self
+                .open_docs
+                .get_mut(&doc)
+                .expect("loaded before persisting");
+            let tx = self.conn.transaction()?;
+            for change in changes {
+                tx.execute(
+                    "INSERT INTO changes (doc_key, bytes) VALUES (?1, ?2)",
+                    params![doc.key(), change],
+                )?;
+            }
+            tx.execute(
+                "UPDATE documents SET heads = ?2, change_count = change_count + ?3
+                 WHERE doc_key = ?1",
+                params![
+                    doc.key(),
+                    format_heads(&document.heads()),
+                    changes.len() as i64
+                ],
+            )?;
+            queries::reindex(&tx, doc, document, now)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            self.open_docs.remove(&doc);
+        }
+        result
+    }
+
+    fn insert_new(
+        &mut self,
+        doc: DocId,
+        case_id: CaseId,
+        mut document: Document,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        insert_document(&tx, doc, case_id, &mut document)?;
+        queries::reindex(&tx, doc, &document, now)?;
+        tx.commit()?;
+        self.open_docs.insert(doc, document);
+        Ok(())
+    }
+}
+
+fn insert_document(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    case_id: CaseId,
+    document: &mut Document,
+) -> Result<(), StoreError> {
+    // A new document is stored as its first change(s), so it is written like any other
+    // change; a document received whole is stored as one snapshot.
+    let mut changes = document.take_unsaved_changes();
+    if changes.is_empty() {
+        changes.push(document.save());
+    }
+    tx.execute(
+        "INSERT INTO documents (doc_key, case_id, heads, change_count) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            doc.key(),
+            case_id.to_string(),
+            format_heads(&document.heads()),
+            changes.len() as i64
+        ],
+    )?;
+    for change in &changes {
+        tx.execute(
+            "INSERT INTO changes (doc_key, bytes) VALUES (?1, ?2)",
+            params![doc.key(), change],
+        )?;
+    }
+    Ok(())
+}
+
+fn load_document(conn: &Connection, doc: DocId) -> Result<Document, StoreError> {
+    let snapshot: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT snapshot FROM documents WHERE doc_key = ?1",
+            [doc.key()],
+            |row| row.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound(doc))?;
+    let mut statement =
+        conn.prepare_cached("SELECT bytes FROM changes WHERE doc_key = ?1 ORDER BY id")?;
+    let changes: Vec<Vec<u8>> = statement
+        .query_map([doc.key()], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let changes: Vec<&[u8]> = changes.iter().map(Vec::as_slice).collect();
+    let document = Document::load(snapshot.as_deref().unwrap_or_default(), &changes)?;
+    if document.doc_id()? != doc {
+        return Err(StoreError::Corrupt(format!("{doc} holds another document")));
+    }
+    Ok(document)
+}
+
+fn case_of(document: &Document) -> Result<CaseId, StoreError> {
+    Ok(match document.doc_id()? {
+        DocId::Case(id) => id,
+        DocId::Record(_) => document.record()?.case_id,
+    })
+}
+
+fn format_heads(heads: &[ChangeHash]) -> String {
+    let mut hex: Vec<String> = heads.iter().map(ChangeHash::to_string).collect();
+    hex.sort();
+    hex.join(",")
+}
+
+fn parse_heads(text: &str) -> Result<Vec<ChangeHash>, StoreError> {
+    text.split(',')
+        .filter(|head| !head.is_empty())
+        .map(|head| {
+            head.parse()
+                .map_err(|_| StoreError::Corrupt(format!("bad head {head:?}")))
+        })
+        .collect()
+}
+
+fn parse_doc_key(key: &str) -> Result<DocId, StoreError> {
+    key.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad document key {key:?}")))
+}
+
+#[cfg(test)]
+mod tests;

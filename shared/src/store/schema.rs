@@ -1,0 +1,89 @@
+//! The store's tables. Migrations are append-only: a store written by any earlier version
+//! opens by running the ones it has not seen, in order, each in its own transaction.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: documents, their change logs, and the indexes the lists and the search read.
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- This device's Automerge actor id for each user who has written on it.
+    CREATE TABLE actors (
+        user_id TEXT PRIMARY KEY,
+        actor   BLOB NOT NULL UNIQUE
+    );
+
+    -- One row per Automerge document. The document is its snapshot followed by its
+    -- changes, in id order.
+    CREATE TABLE documents (
+        doc_key      TEXT PRIMARY KEY,      -- case:<uuid> or record:<uuid>
+        case_id      TEXT NOT NULL,
+        snapshot     BLOB,                  -- NULL until the first compaction
+        heads        TEXT NOT NULL,         -- current heads, sorted hex, comma-separated
+        acked_heads  TEXT NOT NULL DEFAULT '', -- heads the server has acknowledged
+        change_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX documents_by_case ON documents (case_id);
+
+    CREATE TABLE changes (
+        id      INTEGER PRIMARY KEY,
+        doc_key TEXT NOT NULL REFERENCES documents (doc_key) ON DELETE CASCADE,
+        bytes   BLOB NOT NULL
+    );
+    CREATE INDEX changes_by_doc ON changes (doc_key, id);
+
+    CREATE TABLE cases (
+        case_id     TEXT PRIMARY KEY,
+        client_name TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL        -- ms since the epoch, device clock
+    );
+
+    CREATE TABLE records (
+        record_id      TEXT PRIMARY KEY,
+        case_id        TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        author         TEXT NOT NULL,
+        occurred_start INTEGER,
+        due_from       INTEGER NOT NULL,    -- the end of the visit, else its start, else writing began
+        writing_began  INTEGER NOT NULL,
+        finalised_at   INTEGER,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX records_by_case ON records (case_id, due_from);
+    CREATE INDEX records_by_status ON records (status, due_from);
+
+    CREATE VIRTUAL TABLE search USING fts5 (
+        doc_key UNINDEXED,
+        case_id UNINDEXED,
+        body,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    "#,
+];
+
+/// Brings the schema up to date.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,368 @@
+use chrono::TimeZone;
+use tempfile::TempDir;
+
+use super::*;
+use crate::document::FieldValue;
+use crate::model::{RecordBody, RecordStatus};
+
+fn at(hour: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap() + Duration::hours(hour)
+}
+
+fn passphrase() -> Passphrase {
+    Passphrase::new("kettle-harbour-violet-42")
+}
+
+fn open_signed_in(dir: &TempDir, user: &str) -> Store {
+    let mut store = Store::open(dir.path().join("doorstep.db"), &passphrase()).unwrap();
+    store.sign_in(user.parse().unwrap()).unwrap();
+    store
+}
+
+fn visit(store: &mut Store, case: CaseId, start_hour: i64) -> RecordId {
+    let occurred = Occurrence {
+        start: Some(at(start_hour)),
+        end: Some(at(start_hour + 1)),
+    };
+    store
+        .create_record(case, RecordKind::HomeVisit, occurred, at(start_hour + 1))
+        .unwrap()
+}
+
+#[test]
+fn every_edit_is_there_after_reopening() {
+    let dir = TempDir::new().unwrap();
+    let (case, record) = {
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Mrs A. Example", at(0)).unwrap();
+        let record = visit(&mut store, case, 1);
+        store
+            .edit(
+                record,
+                &Edit::text("observed_client", "Tearful at first."),
+                at(2),
+            )
+            .unwrap();
+        store
+            .edit(
+                record,
+                &Edit::text("observed_client", "Tearful at first, then calm."),
+                at(2),
+            )
+            .unwrap();
+        (case, record)
+    };
+    let mut store = open_signed_in(&dir, "amara");
+    let RecordBody::HomeVisit(visit) = store.record(record).unwrap().body else {
+        panic!("expected a home visit");
+    };
+    assert_eq!(visit.observed_client, "Tearful at first, then calm.");
+    assert_eq!(
+        store.case(case).unwrap().profile.client_name,
+        "Mrs A. Example"
+    );
+    store.check_integrity().unwrap();
+}
+
+#[test]
+fn a_wrong_passphrase_is_a_clear_error_and_touches_nothing() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("doorstep.db");
+    {
+        let mut store = open_signed_in(&dir, "amara");
+        store.create_case("Client", at(0)).unwrap();
+    }
+    let files_before = snapshot_files(&dir);
+    let error = Store::open(&path, &Passphrase::new("kettle-harbour-violet-43")).unwrap_err();
+    assert!(matches!(error, StoreError::WrongPassphrase), "{error:?}");
+    assert!(error.to_string().contains("wrong passphrase"));
+    assert_eq!(snapshot_files(&dir), files_before);
+    // ...and the right one still opens it.
+    let store = Store::open(&path, &passphrase()).unwrap();
+    assert_eq!(store.caseload(at(0)).unwrap().len(), 1);
+}
+
+fn snapshot_files(dir: &TempDir) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn editing_needs_somebody_signed_in() {
+    let dir = TempDir::new().unwrap();
+    let mut store = Store::open(dir.path().join("doorstep.db"), &passphrase()).unwrap();
+    assert!(matches!(
+        store.create_case("Client", at(0)),
+        Err(StoreError::NoUser)
+    ));
+}
+
+#[test]
+fn the_caseload_counts_records_awaiting_their_author_and_overdue() {
+    let dir = TempDir::new().unwrap();
+    let mut store = open_signed_in(&dir, "amara");
+    let busy = store.create_case("Busy", at(0)).unwrap();
+    let quiet = store.create_case("alice Quiet", at(0)).unwrap();
+    let old = visit(&mut store, busy, 0);
+    let recent = visit(&mut store, busy, 70);
+    let submitted = visit(&mut store, busy, 1);
+    store.submit(submitted, at(3)).unwrap();
+
+    let now = at(72);
+    let caseload = store.caseload(now).unwrap();
+    let names: Vec<_> = caseload.iter().map(|c| c.client_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["alice Quiet", "Busy"],
+        "sorted by name, ignoring case"
+    );
+    let busy_row = &caseload[1];
+    assert_eq!(busy_row.id, busy);
+    assert_eq!(
+        (busy_row.records, busy_row.awaiting_author, busy_row.overdue),
+        (3, 2, 1)
+    );
+    assert_eq!((caseload[0].id, caseload[0].records), (quiet, 0));
+
+    let overdue: Vec<_> = store
+        .overdue_records(now)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(overdue, [old]);
+    store.set_overdue_after(Duration::minutes(30)).unwrap();
+    let overdue: Vec<_> = store
+        .overdue_records(now)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(overdue, [old, recent]);
+
+    let in_order: Vec<_> = store
+        .records_of_case(busy)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(in_order, [old, submitted, recent]);
+    let waiting: Vec<_> = store
+        .records_with_status(RecordStatus::Submitted)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(waiting, [submitted]);
+}
+
+#[test]
+fn search_finds_words_in_records_and_cases() {
+    let dir = TempDir::new().unwrap();
+    let mut store = open_signed_in(&dir, "amara");
+    let case = store.create_case("Dorothy Hale", at(0)).unwrap();
+    let record = visit(&mut store, case, 1);
+    let (add, quote) = Edit::append("quotes");
+    store.edit(record, &add, at(2)).unwrap();
+    let words = FieldValue::Text("The boiler has been broken since Christmas".into());
+    store
+        .edit(
+            record,
+            &Edit::set_in("quotes", quote, "words", words),
+            at(2),
+        )
+        .unwrap();
+
+    let hits = store.search("boil", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].doc, DocId::Record(record));
+    assert_eq!(hits[0].case_id, case);
+    assert!(hits[0].snippet.contains("[boiler]"), "{}", hits[0].snippet);
+    assert_eq!(
+        store.search("dorothy", 10).unwrap()[0].doc,
+        DocId::Case(case)
+    );
+    assert!(store.search("boiler NEAR(", 10).unwrap().is_empty());
+    assert!(store.search("", 10).unwrap().is_empty());
+
+    // The index follows edits: the old words are gone.
+    let fixed = FieldValue::Text("The heating works again".into());
+    store
+        .edit(
+            record,
+            &Edit::set_in("quotes", quote, "words", fixed),
+            at(3),
+        )
+        .unwrap();
+    assert!(store.search("boiler", 10).unwrap().is_empty());
+}
+
+#[test]
+fn compaction_keeps_every_change_and_empties_the_log() {
+    let dir = TempDir::new().unwrap();
+    let record = {
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Client", at(0)).unwrap();
+        let record = visit(&mut store, case, 1);
+        let mut text = String::new();
+        for word in 0..COMPACT_AFTER_CHANGES {
+            text.push_str(&format!("w{word} "));
+            store
+                .edit(record, &Edit::text("plan", &text), at(2))
+                .unwrap();
+        }
+        assert_eq!(store.compact().unwrap(), 1);
+        assert_eq!(store.compact().unwrap(), 0, "nothing left to fold");
+        store
+            .edit(record, &Edit::text("plan", &format!("{text}end")), at(3))
+            .unwrap();
+        let log: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM changes", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(
+            log,
+            1 + 1,
+            "the case's creation and the edit after compaction"
+        );
+        record
+    };
+    let mut store = open_signed_in(&dir, "amara");
+    let RecordBody::HomeVisit(visit) = store.record(record).unwrap().body else {
+        panic!()
+    };
+    assert!(visit.plan.starts_with("w0 w1 w2 "));
+    assert!(
+        visit
+            .plan
+            .ends_with(&format!("w{} end", COMPACT_AFTER_CHANGES - 1))
+    );
+    let history = store.history(record).unwrap();
+    assert_eq!(history.len() as i64, 1 + COMPACT_AFTER_CHANGES + 1);
+}
+
+#[test]
+fn remote_changes_merge_once_and_create_documents_new_to_the_device() {
+    let mine = TempDir::new().unwrap();
+    let theirs = TempDir::new().unwrap();
+    let mut worker = open_signed_in(&mine, "amara");
+    let mut colleague = open_signed_in(&theirs, "ben");
+    let case = worker.create_case("Client", at(0)).unwrap();
+    let record = visit(&mut worker, case, 1);
+    worker
+        .edit(record, &Edit::text("purpose", "Check-in"), at(2))
+        .unwrap();
+
+    for doc in worker.unacknowledged_docs().unwrap() {
+        let changes = worker.unacknowledged_changes(doc).unwrap();
+        assert!(colleague.apply_remote(doc, &changes, at(3)).unwrap());
+        assert!(
+            !colleague.apply_remote(doc, &changes, at(3)).unwrap(),
+            "a repeat adds nothing"
+        );
+    }
+    assert_eq!(colleague.caseload(at(3)).unwrap()[0].records, 1);
+    colleague
+        .edit(
+            record,
+            &Edit::text("purpose", "Check-in, and benefits"),
+            at(4),
+        )
+        .unwrap();
+    let heads = worker.acked_heads(DocId::Record(record)).unwrap();
+    assert!(heads.is_empty());
+    let theirs_changes = colleague
+        .unacknowledged_changes(DocId::Record(record))
+        .unwrap();
+    worker
+        .apply_remote(DocId::Record(record), &theirs_changes, at(5))
+        .unwrap();
+    let RecordBody::HomeVisit(visit) = worker.record(record).unwrap().body else {
+        panic!()
+    };
+    assert_eq!(visit.purpose, "Check-in, and benefits");
+
+    let current = worker.document(DocId::Record(record)).unwrap().heads();
+    worker.acknowledge(DocId::Record(record), &current).unwrap();
+    let case_heads = worker.document(case.into()).unwrap().heads();
+    worker.acknowledge(DocId::Case(case), &case_heads).unwrap();
+    assert!(worker.unacknowledged_docs().unwrap().is_empty());
+    assert!(
+        worker
+            .unacknowledged_changes(DocId::Record(record))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn changes_that_are_not_a_document_are_refused_and_store_nothing() {
+    let dir = TempDir::new().unwrap();
+    let mut store = open_signed_in(&dir, "amara");
+    let case = store.create_case("Client", at(0)).unwrap();
+    let before = store.history(case).unwrap().len();
+    assert!(
+        store
+            .apply_remote(DocId::Case(case), b"\x85o\x4a\x83garbage", at(1))
+            .is_err()
+    );
+    assert!(
+        store
+            .apply_remote(DocId::Record(RecordId::random()), b"garbage", at(1))
+            .is_err()
+    );
+    assert_eq!(store.history(case).unwrap().len(), before);
+    assert_eq!(store.caseload(at(1)).unwrap().len(), 1);
+}
+
+#[test]
+fn finalising_signs_and_the_signed_view_survives_reopening() {
+    let dir = TempDir::new().unwrap();
+    let record = {
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Client", at(0)).unwrap();
+        let record = visit(&mut store, case, 1);
+        store
+            .edit(record, &Edit::text("plan", "Visit weekly."), at(2))
+            .unwrap();
+        store.submit(record, at(3)).unwrap();
+        store.sign_in("grace".parse().unwrap()).unwrap();
+        store.finalise(record, at(4)).unwrap();
+        store
+            .add_addendum(
+                record,
+                "Frequency agreed with client",
+                "Fortnightly instead.",
+                at(5),
+            )
+            .unwrap();
+        record
+    };
+    let mut store = open_signed_in(&dir, "amara");
+    let signed = store.record_as_signed(record).unwrap().unwrap();
+    assert_eq!(
+        signed.signoff, None,
+        "the sign-off points at the state before it"
+    );
+    assert!(signed.addenda.is_empty());
+    let now = store.record(record).unwrap();
+    assert_eq!(now.signoff.unwrap().by.as_str(), "grace");
+    assert_eq!(now.addenda[0].text, "Fortnightly instead.");
+    assert_eq!(
+        store
+            .records_with_status(RecordStatus::Finalised)
+            .unwrap()
+            .len(),
+        1
+    );
+}
