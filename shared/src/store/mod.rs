@@ -462,6 +462,12 @@ impl Store {
         Ok(())
     }
 
+    /// Drops every document held in memory; they are loaded from disk again when next used.
+    /// For the app when the system asks it to free memory.
+    pub fn release_memory(&mut self) {
+        self.open_docs.clear();
+    }
+
     /// Runs SQLite's integrity check; `Ok` if it found nothing wrong.
     pub fn check_integrity(&self) -> Result<(), StoreError> {
         let result: String = self
