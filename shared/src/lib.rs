@@ -34,6 +34,8 @@
 //! Each user action is appended as one incremental change, together with the index rows the
 //! caseload and search read, in one durable transaction.
 
+#![warn(missing_docs)]
+
 pub mod document;
 pub mod ids;
 pub mod model;
