@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use chrono::{Duration, TimeZone};
 
 use super::*;
@@ -158,8 +160,6 @@ fn entries_added_concurrently_on_two_devices_both_survive() {
         .unwrap();
     assert_eq!(gesture.mode, ExchangeMode::Behaviour);
 }
-use std::collections::HashSet;
-
 #[test]
 fn entries_can_be_inserted_after_another_and_removed() {
     let worker = writer("amara");
@@ -517,4 +517,45 @@ fn searchable_text_has_the_words_but_not_the_ids() {
     let text = document.searchable_text().unwrap();
     assert!(text.contains("I just want my kids home"));
     assert!(!text.contains(&quote.to_string()));
+}
+
+#[test]
+fn changes_that_build_on_unknown_changes_are_refused_until_their_base_arrives() {
+    let worker = writer("amara");
+    let mut source = new_visit(&worker);
+    let mut target = replica(&mut source);
+    let base = source.heads();
+    source
+        .edit(&worker, &Edit::text("purpose", "First"), at(1))
+        .unwrap();
+    let middle = source.heads();
+    source
+        .edit(&worker, &Edit::text("purpose", "First, second"), at(2))
+        .unwrap();
+    let only_the_second = source.changes_after(&middle);
+    let before = target.heads();
+    assert!(matches!(
+        target.apply_remote(&only_the_second),
+        Err(DocumentError::MissingDependencies(1))
+    ));
+    assert_eq!(target.heads(), before);
+    target.apply_remote(&source.changes_after(&base)).unwrap();
+    assert_eq!(home_visit(&target).purpose, "First, second");
+}
+
+#[test]
+fn bytes_that_do_not_parse_whole_are_refused() {
+    let worker = writer("amara");
+    let mut source = new_visit(&worker);
+    let mut target = replica(&mut source);
+    let base = source.heads();
+    source
+        .edit(&worker, &Edit::text("purpose", "Visit"), at(1))
+        .unwrap();
+    let mut bytes = source.changes_after(&base);
+    bytes.extend_from_slice(b"trailing garbage");
+    let before = target.heads();
+    assert!(target.apply_remote(&bytes).is_err());
+    assert!(target.apply_remote(b"garbage").is_err());
+    assert_eq!(target.heads(), before);
 }

@@ -107,6 +107,16 @@ pub enum CaseEventKind {
 }
 
 impl CaseEventKind {
+    /// The kind's key, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseEventKind::Referral => "referral",
+            CaseEventKind::Transfer => "transfer",
+            CaseEventKind::Closure => "closure",
+            CaseEventKind::Reopening => "reopening",
+        }
+    }
+
     /// The state a case is in after this event.
     pub fn resulting_state(self) -> CaseState {
         match self {

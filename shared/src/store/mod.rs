@@ -520,7 +520,15 @@ impl Store {
     ) -> Result<T, StoreError> {
         let writer = self.writer()?;
         let document = self.document(doc)?;
-        let value = action(document, &writer)?;
+        let value = match action(document, &writer) {
+            Ok(value) => value,
+            Err(error) => {
+                // An action of two changes (finalising) can fail after the first: forget the
+                // in-memory copy so it cannot run ahead of what is on disk.
+                self.open_docs.remove(&doc);
+                return Err(error.into());
+            }
+        };
         let changes = document.take_unsaved_changes();
         self.persist(doc, &changes, now)?;
         Ok(value)

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, Transaction, params};
 
 use super::{Store, StoreError, parse_doc_key};
-use crate::document::Document;
+use crate::document::{Document, IndexedContent};
 use crate::ids::{CaseId, DocId, RecordId, UserId};
 use crate::model::{CaseState, RecordKind, RecordStatus};
 
@@ -176,25 +176,24 @@ pub(super) fn reindex(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let now = now.timestamp_millis();
-    let case_id = match doc {
-        DocId::Case(id) => {
-            let case = document.case()?;
+    let view = document.index_view()?;
+    let case_id = match view.content {
+        IndexedContent::Case(case) => {
             tx.execute(
                 "INSERT INTO cases (case_id, client_name, state, updated_at)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (case_id) DO UPDATE SET client_name = excluded.client_name,
                      state = excluded.state, updated_at = excluded.updated_at",
                 params![
-                    id.to_string(),
+                    case.id.to_string(),
                     case.profile.client_name,
                     case.status.state.as_str(),
                     now
                 ],
             )?;
-            id
+            case.id
         }
-        DocId::Record(id) => {
-            let record = document.record()?;
+        IndexedContent::Record(record) => {
             tx.execute(
                 "INSERT INTO records (record_id, case_id, kind, status, author, occurred_start,
                                       due_from, writing_began, finalised_at, updated_at)
@@ -203,7 +202,7 @@ pub(super) fn reindex(
                      occurred_start = excluded.occurred_start, due_from = excluded.due_from,
                      finalised_at = excluded.finalised_at, updated_at = excluded.updated_at",
                 params![
-                    id.to_string(),
+                    record.id.to_string(),
                     record.case_id.to_string(),
                     record.kind().as_str(),
                     record.status.as_str(),
@@ -221,7 +220,7 @@ pub(super) fn reindex(
     tx.execute("DELETE FROM search WHERE doc_key = ?1", [doc.key()])?;
     tx.execute(
         "INSERT INTO search (doc_key, case_id, body) VALUES (?1, ?2, ?3)",
-        params![doc.key(), case_id.to_string(), document.searchable_text()?],
+        params![doc.key(), case_id.to_string(), view.text],
     )?;
     Ok(())
 }
