@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion};
-use doorstep_shared::document::{Document, Edit, FieldValue, Occurrence, Writer};
+use doorstep_shared::document::{Edit, FieldValue, Occurrence};
 use doorstep_shared::model::RecordKind;
 use doorstep_shared::store::{COMPACT_AFTER_CHANGES, Passphrase, Store};
 use doorstep_shared::{DocId, RecordId};
@@ -150,30 +150,6 @@ fn benches(c: &mut Criterion, sizes: &Sizes) {
         });
     }
     {
-        let writer = Writer::new_device("bench.worker".parse().unwrap());
-        let now = Utc::now();
-        let mut document = Document::new_record(
-            &writer,
-            RecordId::random(),
-            doorstep_shared::CaseId::random(),
-            RecordKind::ProcessRecording,
-            Occurrence::default(),
-            now,
-        )
-        .unwrap();
-        let mut text = String::from("x");
-        c.bench_function("edit: in memory only (change + index rows' content)", |b| {
-            b.iter(|| {
-                text.push('a');
-                document
-                    .edit(&writer, &Edit::text("summary", &text), now)
-                    .unwrap();
-                let changes = document.take_unsaved_changes();
-                (changes, document.index_view().unwrap())
-            })
-        });
-    }
-    {
         let (_dir, mut typist) = Typist::new();
         c.bench_function("edit: one keystroke to durable", |b| {
             b.iter_custom(|iters| (0..iters).map(|_| typist.keystroke()).sum())
@@ -267,12 +243,18 @@ impl Typist {
             self.exchange = exchange;
             self.text.clear();
         }
-        if self.keystrokes % COMPACT_AFTER_CHANGES as usize == 0 {
+        if self
+            .keystrokes
+            .is_multiple_of(COMPACT_AFTER_CHANGES as usize)
+        {
             self.store.compact().unwrap();
         }
         self.keystrokes += 1;
-        self.text
-            .push(if self.keystrokes % 6 == 0 { ' ' } else { 'e' });
+        self.text.push(if self.keystrokes.is_multiple_of(6) {
+            ' '
+        } else {
+            'e'
+        });
         let edit = Edit::set_in(
             "exchanges",
             self.exchange,
