@@ -29,6 +29,11 @@ fn new_visit(worker: &Writer) -> Document {
     .unwrap()
 }
 
+fn new_draft(writer: &Writer, kind: RecordKind) -> Document {
+    let (id, case) = (RecordId::random(), CaseId::random());
+    Document::new_record(writer, id, case, kind, Occurrence::default(), at(0)).unwrap()
+}
+
 /// A second device that has received everything `document` holds.
 fn replica(document: &mut Document) -> Document {
     Document::load(&document.save(), &[]).unwrap()
@@ -110,15 +115,7 @@ fn two_offline_edits_to_the_same_paragraph_both_survive() {
 fn entries_added_concurrently_on_two_devices_both_survive() {
     let facilitator = writer("amara");
     let cofacilitator = writer("ben");
-    let mut mine = Document::new_record(
-        &facilitator,
-        RecordId::random(),
-        CaseId::random(),
-        RecordKind::ProcessRecording,
-        Occurrence::default(),
-        at(0),
-    )
-    .unwrap();
+    let mut mine = new_draft(&facilitator, RecordKind::ProcessRecording);
     let mut theirs = replica(&mut mine);
     let (add_mine, mine_id) = Edit::append("exchanges");
     let (add_theirs, theirs_id) = Edit::append("exchanges");
@@ -227,15 +224,7 @@ fn edits_that_do_not_fit_the_template_are_refused_and_leave_no_change() {
 #[test]
 fn choices_accept_only_their_values() {
     let worker = writer("amara");
-    let mut document = Document::new_record(
-        &worker,
-        RecordId::random(),
-        CaseId::random(),
-        RecordKind::GroupSession,
-        Occurrence::default(),
-        at(0),
-    )
-    .unwrap();
+    let mut document = new_draft(&worker, RecordKind::GroupSession);
     let (add, member) = Edit::append("members");
     document.edit(&worker, &add, at(1)).unwrap();
     let present = Edit::set_in(
@@ -261,15 +250,7 @@ fn choices_accept_only_their_values() {
 fn the_review_cycle_locks_the_authors_fields_but_not_the_reviewers() {
     let worker = writer("amara");
     let supervisor = writer("grace");
-    let mut document = Document::new_record(
-        &worker,
-        RecordId::random(),
-        CaseId::random(),
-        RecordKind::ProcessRecording,
-        Occurrence::default(),
-        at(0),
-    )
-    .unwrap();
+    let mut document = new_draft(&worker, RecordKind::ProcessRecording);
     let (add, exchange) = Edit::append("exchanges");
     document.edit(&worker, &add, at(1)).unwrap();
     document.submit(&worker, at(2)).unwrap();
