@@ -41,6 +41,7 @@ pub mod ids;
 pub mod model;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod sync;
 pub mod template;
 
 pub use ids::{CaseId, DocId, IdError, ItemId, RecordId, UserId};

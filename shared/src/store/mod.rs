@@ -12,6 +12,7 @@
 mod key;
 mod queries;
 mod schema;
+mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -336,86 +337,6 @@ impl Store {
         Ok(())
     }
 
-    // --- Sync --------------------------------------------------------------------------
-
-    /// The documents holding changes the server has not acknowledged.
-    pub fn unacknowledged_docs(&self) -> Result<Vec<DocId>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT doc_key FROM documents WHERE heads != acked_heads")?;
-        let keys = statement.query_map([], |row| row.get::<_, String>(0))?;
-        keys.map(|key| parse_doc_key(&key?)).collect()
-    }
-
-    /// The heads of a document that the server has acknowledged (empty if none).
-    pub fn acked_heads(&self, doc: DocId) -> Result<Vec<ChangeHash>, StoreError> {
-        let heads: String = self
-            .conn
-            .query_row(
-                "SELECT acked_heads FROM documents WHERE doc_key = ?1",
-                [doc.key()],
-                |row| row.get(0),
-            )
-            .optional()?
-            .ok_or(StoreError::NotFound(doc))?;
-        parse_heads(&heads)
-    }
-
-    /// The changes of a document the server has not acknowledged, encoded for sending.
-    pub fn unacknowledged_changes(&mut self, doc: DocId) -> Result<Vec<u8>, StoreError> {
-        let acked = self.acked_heads(doc)?;
-        Ok(self.document(doc)?.changes_after(&acked))
-    }
-
-    /// Records that the server has every change of `doc` up to `heads`.
-    pub fn acknowledge(&mut self, doc: DocId, heads: &[ChangeHash]) -> Result<(), StoreError> {
-        let updated = self.conn.execute(
-            "UPDATE documents SET acked_heads = ?2 WHERE doc_key = ?1",
-            params![doc.key(), format_heads(heads)],
-        )?;
-        if updated == 0 {
-            return Err(StoreError::NotFound(doc));
-        }
-        Ok(())
-    }
-
-    /// Merges changes to `doc` from another device, creating the document if it is new here.
-    /// Applying changes the store already has changes nothing. Returns whether anything new
-    /// was stored.
-    pub fn apply_remote(
-        &mut self,
-        doc: DocId,
-        bytes: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        if !self.contains(doc)? {
-            let document = Document::load(bytes, &[])?;
-            if document.doc_id()? != doc {
-                return Err(StoreError::Corrupt(format!(
-                    "changes for {doc} hold another document"
-                )));
-            }
-            let case_id = case_of(&document)?;
-            self.insert_new(doc, case_id, document, now)?;
-            return Ok(true);
-        }
-        let document = self.document(doc)?;
-        let before = document.heads();
-        let result = document
-            .apply_remote(bytes)
-            .map(|()| document.changes_after(&before));
-        let new_changes = match result {
-            Ok(changes) if changes.is_empty() => return Ok(false),
-            Ok(changes) => changes,
-            Err(error) => {
-                self.open_docs.remove(&doc);
-                return Err(error.into());
-            }
-        };
-        self.persist(doc, &[new_changes], now)?;
-        Ok(true)
-    }
-
     // --- Maintenance -------------------------------------------------------------------
 
     /// Folds the change log of every document that has outgrown its snapshot. Returns how
@@ -486,21 +407,6 @@ impl Store {
         self.writer.clone().ok_or(StoreError::NoUser)
     }
 
-    fn contains(&self, doc: DocId) -> Result<bool, StoreError> {
-        if self.open_docs.contains_key(&doc) {
-            return Ok(true);
-        }
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT 1 FROM documents WHERE doc_key = ?1",
-                [doc.key()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-    }
-
     /// The document, loaded from disk on first use.
     fn document(&mut self, doc: DocId) -> Result<&mut Document, StoreError> {
         if !self.open_docs.contains_key(&doc) {
@@ -546,22 +452,7 @@ impl Store {
                 .get_mut(&doc)
                 .expect("loaded before persisting");
             let tx = self.conn.transaction()?;
-            for change in changes {
-                tx.execute(
-                    "INSERT INTO changes (doc_key, bytes) VALUES (?1, ?2)",
-                    params![doc.key(), change],
-                )?;
-            }
-            tx.execute(
-                "UPDATE documents SET heads = ?2, change_count = change_count + ?3
-                 WHERE doc_key = ?1",
-                params![
-                    doc.key(),
-                    format_heads(&document.heads()),
-                    changes.len() as i64
-                ],
-            )?;
-            queries::reindex(&tx, doc, document, now)?;
+            append_changes(&tx, doc, document, changes, now)?;
             tx.commit()?;
             Ok(())
         })();
@@ -585,6 +476,31 @@ impl Store {
         self.open_docs.insert(doc, document);
         Ok(())
     }
+}
+
+/// Appends a document's new changes, moves its heads and rewrites its index rows.
+fn append_changes(
+    tx: &Transaction<'_>,
+    doc: DocId,
+    document: &mut Document,
+    changes: &[Vec<u8>],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for change in changes {
+        tx.execute(
+            "INSERT INTO changes (doc_key, bytes) VALUES (?1, ?2)",
+            params![doc.key(), change],
+        )?;
+    }
+    tx.execute(
+        "UPDATE documents SET heads = ?2, change_count = change_count + ?3 WHERE doc_key = ?1",
+        params![
+            doc.key(),
+            format_heads(&document.heads()),
+            changes.len() as i64
+        ],
+    )?;
+    queries::reindex(tx, doc, document, now)
 }
 
 fn insert_document(

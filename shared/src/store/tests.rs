@@ -366,3 +366,122 @@ fn finalising_signs_and_the_signed_view_survives_reopening() {
         1
     );
 }
+
+mod sync {
+    use super::*;
+    use crate::sync::protocol::{Ack, Cursor, DocChanges, SyncResponse};
+
+    fn pull_everything(from: &mut Store) -> Vec<DocChanges> {
+        from.pending_pushes()
+            .unwrap()
+            .into_iter()
+            .map(|push| push.changes)
+            .collect()
+    }
+
+    #[test]
+    fn a_response_is_applied_whole_with_its_cursor() {
+        let (mine, theirs) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let mut worker = open_signed_in(&mine, "amara");
+        let mut colleague = open_signed_in(&theirs, "ben");
+        let case = worker.create_case("Client", at(0)).unwrap();
+        let record = visit(&mut worker, case, 1);
+
+        let pushes = worker.pending_pushes().unwrap();
+        assert_eq!(pushes.len(), 2);
+        let everything: Vec<DocChanges> = pushes.iter().map(|push| push.changes.clone()).collect();
+        let acks = pushes
+            .iter()
+            .map(|push| Ack {
+                doc: push.changes.doc,
+                heads: push.heads.clone(),
+            })
+            .collect();
+        worker
+            .apply_sync_response(
+                &SyncResponse {
+                    acks,
+                    cursor: Cursor(vec![4]),
+                    ..Default::default()
+                },
+                at(2),
+            )
+            .unwrap();
+        assert!(worker.pending_pushes().unwrap().is_empty());
+        assert_eq!(worker.sync_cursor().unwrap(), Cursor(vec![4]));
+
+        let response = SyncResponse {
+            pulls: everything,
+            cursor: Cursor(vec![9, 9]),
+            ..Default::default()
+        };
+        colleague.apply_sync_response(&response, at(3)).unwrap();
+        assert_eq!(colleague.records_of_case(case).unwrap()[0].id, record);
+        assert_eq!(colleague.sync_cursor().unwrap(), Cursor(vec![9, 9]));
+        assert!(
+            colleague.pending_pushes().unwrap().is_empty(),
+            "what came from the server is acknowledged by coming from it"
+        );
+    }
+
+    #[test]
+    fn a_response_with_one_bad_document_stores_nothing_of_it() {
+        let (mine, theirs) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let mut worker = open_signed_in(&mine, "amara");
+        let mut colleague = open_signed_in(&theirs, "ben");
+        let case = worker.create_case("Client", at(0)).unwrap();
+        let mut pulls = pull_everything(&mut worker);
+        pulls.push(DocChanges {
+            doc: DocId::Record(RecordId::random()),
+            case_id: case,
+            changes: b"not automerge".to_vec(),
+        });
+        let response = SyncResponse {
+            pulls,
+            cursor: Cursor(vec![1]),
+            ..Default::default()
+        };
+        assert!(colleague.apply_sync_response(&response, at(1)).is_err());
+        assert!(colleague.caseload(at(1)).unwrap().is_empty());
+        assert_eq!(colleague.sync_cursor().unwrap(), Cursor::default());
+    }
+
+    #[test]
+    fn a_purge_removes_the_case_its_records_and_their_search_entries() {
+        let dir = TempDir::new().unwrap();
+        let mut store = open_signed_in(&dir, "amara");
+        let gone = store.create_case("Leaving Client", at(0)).unwrap();
+        let kept = store.create_case("Staying Client", at(0)).unwrap();
+        let record = visit(&mut store, gone, 1);
+        store
+            .edit(record, &Edit::text("plan", "marmalade"), at(2))
+            .unwrap();
+        let response = SyncResponse {
+            purge: vec![gone],
+            ..Default::default()
+        };
+        store.apply_sync_response(&response, at(3)).unwrap();
+        let caseload: Vec<_> = store
+            .caseload(at(3))
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(caseload, [kept]);
+        assert!(store.search("marmalade", 5).unwrap().is_empty());
+        assert!(store.search("leaving", 5).unwrap().is_empty());
+        assert!(matches!(store.record(record), Err(StoreError::NotFound(_))));
+    }
+
+    #[test]
+    fn wiping_leaves_nothing_of_any_case() {
+        let dir = TempDir::new().unwrap();
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Client", at(0)).unwrap();
+        visit(&mut store, case, 1);
+        store.wipe().unwrap();
+        assert!(store.caseload(at(2)).unwrap().is_empty());
+        assert!(store.pending_pushes().unwrap().is_empty());
+        assert!(matches!(store.case(case), Err(StoreError::NotFound(_))));
+    }
+}

@@ -1,0 +1,255 @@
+//! The store's side of sync: what to push, and applying what the server answered.
+//!
+//! A response is applied in one transaction — its pulled changes, acknowledgements, purges
+//! and the new cursor together — so a sync cut off at any point either happened whole or
+//! not at all, and the next one resends at most what was in flight.
+
+use std::collections::HashMap;
+
+use automerge::ChangeHash;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{
+    Store, StoreError, append_changes, case_of, format_heads, insert_document, load_document,
+    parse_doc_key, parse_heads, queries,
+};
+use crate::document::Document;
+use crate::ids::{CaseId, DocId};
+use crate::sync::protocol::{Cursor, DocChanges, Heads, Push, SyncResponse};
+
+impl Store {
+    /// The documents holding changes the server has not acknowledged.
+    pub fn unacknowledged_docs(&self) -> Result<Vec<DocId>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT doc_key FROM documents WHERE heads != acked_heads")?;
+        let keys = statement.query_map([], |row| row.get::<_, String>(0))?;
+        keys.map(|key| parse_doc_key(&key?)).collect()
+    }
+
+    /// The heads of a document that the server has acknowledged (empty if none).
+    pub fn acked_heads(&self, doc: DocId) -> Result<Vec<ChangeHash>, StoreError> {
+        let heads: String = self
+            .conn
+            .query_row(
+                "SELECT acked_heads FROM documents WHERE doc_key = ?1",
+                [doc.key()],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound(doc))?;
+        parse_heads(&heads)
+    }
+
+    /// The changes of a document the server has not acknowledged, encoded for sending.
+    pub fn unacknowledged_changes(&mut self, doc: DocId) -> Result<Vec<u8>, StoreError> {
+        let acked = self.acked_heads(doc)?;
+        Ok(self.document(doc)?.changes_after(&acked))
+    }
+
+    /// Everything to push: per document, the changes after its acknowledged heads and the
+    /// heads they lead to.
+    pub fn pending_pushes(&mut self) -> Result<Vec<Push>, StoreError> {
+        let mut pushes = Vec::new();
+        for doc in self.unacknowledged_docs()? {
+            let acked = self.acked_heads(doc)?;
+            let document = self.document(doc)?;
+            let changes = document.changes_after(&acked);
+            let heads = Heads::from_hashes(&document.heads());
+            let case_id = case_of(document)?;
+            pushes.push(Push {
+                changes: DocChanges {
+                    doc,
+                    case_id,
+                    changes,
+                },
+                heads,
+            });
+        }
+        Ok(pushes)
+    }
+
+    /// Records that the server has every change of `doc` up to `heads`.
+    pub fn acknowledge(&mut self, doc: DocId, heads: &[ChangeHash]) -> Result<(), StoreError> {
+        let updated = self.conn.execute(
+            "UPDATE documents SET acked_heads = ?2 WHERE doc_key = ?1",
+            params![doc.key(), format_heads(heads)],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::NotFound(doc));
+        }
+        Ok(())
+    }
+
+    /// The cursor the server gave at the last sync (empty before the first).
+    pub fn sync_cursor(&self) -> Result<Cursor, StoreError> {
+        let cursor: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'sync_cursor'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|text| hex::decode(text).unwrap_or_default());
+        Ok(Cursor(cursor.unwrap_or_default()))
+    }
+
+    /// Merges changes to `doc` from another device, creating the document if it is new here.
+    /// Applying changes the store already has changes nothing. Returns whether anything new
+    /// was stored.
+    pub fn apply_remote(
+        &mut self,
+        doc: DocId,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let changed = merge_remote(&tx, &mut self.open_docs, doc, bytes, now)?;
+            tx.commit()?;
+            Ok(changed)
+        })();
+        if result.is_err() {
+            self.open_docs.remove(&doc);
+        }
+        result
+    }
+
+    /// Applies a server's answer in one transaction: its pulled changes, its
+    /// acknowledgements, its purges and the new cursor. If anything in it is refused, none of
+    /// it is stored.
+    pub fn apply_sync_response(
+        &mut self,
+        response: &SyncResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let touched: Vec<DocId> = response.pulls.iter().map(|pull| pull.doc).collect();
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            for ack in &response.acks {
+                tx.execute(
+                    "UPDATE documents SET acked_heads = ?2 WHERE doc_key = ?1",
+                    params![ack.doc.key(), format_heads(&ack.heads.to_hashes())],
+                )?;
+            }
+            for pull in &response.pulls {
+                let (heads, acked) = heads_and_acked(&tx, pull.doc)?;
+                merge_remote(&tx, &mut self.open_docs, pull.doc, &pull.changes, now)?;
+                // Nothing of ours was waiting: the server now has exactly what we have.
+                if heads.is_none() || heads == acked {
+                    tx.execute(
+                        "UPDATE documents SET acked_heads = heads WHERE doc_key = ?1",
+                        [pull.doc.key()],
+                    )?;
+                }
+            }
+            for case in &response.purge {
+                purge_case(&tx, *case)?;
+            }
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('sync_cursor', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [hex::encode(&response.cursor.0)],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })();
+        match &result {
+            // Half-merged documents must not linger in memory, ahead of the disk.
+            Err(_) => touched.iter().for_each(|doc| {
+                self.open_docs.remove(doc);
+            }),
+            Ok(()) if !response.purge.is_empty() => self.open_docs.retain(|_, document| {
+                !case_of(document).is_ok_and(|case| response.purge.contains(&case))
+            }),
+            Ok(()) => {}
+        }
+        result
+    }
+
+    /// Deletes everything of every case on this device: what a revoked device does.
+    pub fn wipe(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM changes; DELETE FROM documents; DELETE FROM cases;
+             DELETE FROM records; DELETE FROM search;
+             DELETE FROM settings WHERE key = 'sync_cursor';",
+        )?;
+        tx.commit()?;
+        self.open_docs.clear();
+        Ok(())
+    }
+}
+
+fn heads_and_acked(
+    tx: &Transaction<'_>,
+    doc: DocId,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    Ok(tx
+        .query_row(
+            "SELECT heads, acked_heads FROM documents WHERE doc_key = ?1",
+            [doc.key()],
+            |row| Ok((Some(row.get(0)?), Some(row.get(1)?))),
+        )
+        .optional()?
+        .unwrap_or((None, None)))
+}
+
+/// Merges remote changes into a document inside `tx`, loading or creating it.
+fn merge_remote(
+    tx: &Transaction<'_>,
+    open_docs: &mut HashMap<DocId, Document>,
+    doc: DocId,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let known = open_docs.contains_key(&doc)
+        || tx
+            .query_row(
+                "SELECT 1 FROM documents WHERE doc_key = ?1",
+                [doc.key()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+    if !known {
+        let mut document = Document::load(bytes, &[])?;
+        if document.doc_id()? != doc {
+            return Err(StoreError::Corrupt(format!(
+                "changes for {doc} hold another document"
+            )));
+        }
+        let case_id = case_of(&document)?;
+        insert_document(tx, doc, case_id, &mut document)?;
+        queries::reindex(tx, doc, &document, now)?;
+        open_docs.insert(doc, document);
+        return Ok(true);
+    }
+    if !open_docs.contains_key(&doc) {
+        open_docs.insert(doc, load_document(tx, doc)?);
+    }
+    let document = open_docs.get_mut(&doc).expect("loaded above");
+    let before = document.heads();
+    document.apply_remote(bytes)?;
+    let new_changes = document.changes_after(&before);
+    if new_changes.is_empty() {
+        return Ok(false);
+    }
+    append_changes(tx, doc, document, &[new_changes], now)?;
+    Ok(true)
+}
+
+fn purge_case(tx: &Transaction<'_>, case: CaseId) -> Result<(), StoreError> {
+    let case = case.to_string();
+    tx.execute("DELETE FROM search WHERE case_id = ?1", [&case])?;
+    tx.execute("DELETE FROM records WHERE case_id = ?1", [&case])?;
+    tx.execute("DELETE FROM cases WHERE case_id = ?1", [&case])?;
+    tx.execute(
+        "DELETE FROM changes WHERE doc_key IN (SELECT doc_key FROM documents WHERE case_id = ?1)",
+        [&case],
+    )?;
+    tx.execute("DELETE FROM documents WHERE case_id = ?1", [&case])?;
+    Ok(())
+}

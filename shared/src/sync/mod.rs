@@ -1,0 +1,11 @@
+//! Sync: the protocol's messages, and the decisions both sides make, as plain functions
+//! without IO so they are tested without a network.
+//!
+//! - [`protocol`]: the messages and their encoding;
+//! - [`client`]: what a device pushes in a round, whether it must sync again, how long it
+//!   waits after a failure;
+//! - [`server`]: the server's cursor and how it pages changes.
+
+pub mod client;
+pub mod protocol;
+pub mod server;

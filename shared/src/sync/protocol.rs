@@ -1,0 +1,202 @@
+//! The sync protocol's messages and their encoding.
+//!
+//! One round trip: the device posts a [`SyncRequest`] with its cursor and the changes the
+//! server has not acknowledged; the server answers with a [`SyncResponse`] holding its
+//! acknowledgements, a page of the changes after the cursor for the cases the device may
+//! read, the new cursor, and the cases the device must purge.
+//!
+//! Bodies are binary: a version byte, then the message in postcard's compact encoding.
+//! Automerge changes travel as they are, with no base64 in between. Errors are JSON, like
+//! every other answer of the server.
+
+use automerge::ChangeHash;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CaseId, DocId};
+
+/// The media type of sync request and response bodies.
+pub const CONTENT_TYPE: &str = "application/vnd.doorstep.sync";
+
+/// The first byte of every body: the protocol version it is written in.
+pub const VERSION: u8 = 1;
+
+/// Where a device is in the server's change log. The server writes it and reads it back;
+/// the device only stores it and sends it. Empty on a device that never synced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+/// A document's heads, as raw change hashes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heads(pub Vec<[u8; 32]>);
+
+impl Heads {
+    /// Heads from Automerge's change hashes.
+    pub fn from_hashes(hashes: &[ChangeHash]) -> Heads {
+        Heads(hashes.iter().map(|hash| hash.0).collect())
+    }
+
+    /// Automerge's change hashes.
+    pub fn to_hashes(&self) -> Vec<ChangeHash> {
+        self.0.iter().map(|bytes| ChangeHash(*bytes)).collect()
+    }
+}
+
+/// Changes to one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChanges {
+    /// The document.
+    pub doc: DocId,
+    /// The case it belongs to (the case itself for a case's document).
+    pub case_id: CaseId,
+    /// Concatenated Automerge changes, as `save_after` writes them.
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+}
+
+/// Changes a device pushes, with the heads it had when it read them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    /// The document's changes.
+    pub changes: DocChanges,
+    /// The heads the changes lead to: what the server acknowledges.
+    pub heads: Heads,
+}
+
+/// What a device sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The cursor the server gave last time.
+    pub cursor: Cursor,
+    /// Changes the server has not acknowledged.
+    pub pushes: Vec<Push>,
+}
+
+/// The server has every change up to `heads` of `doc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The document.
+    pub doc: DocId,
+    /// The acknowledged heads.
+    pub heads: Heads,
+}
+
+/// What the server answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// One acknowledgement per pushed document, all durable on the server.
+    pub acks: Vec<Ack>,
+    /// Changes after the cursor, per document, in the order the server stored them.
+    pub pulls: Vec<DocChanges>,
+    /// The cursor to send next time, once `pulls` is applied.
+    pub cursor: Cursor,
+    /// Whether more changes wait after this page: sync again at once.
+    pub more: bool,
+    /// Cases the device may no longer read: delete them.
+    pub purge: Vec<CaseId>,
+}
+
+/// A body that is not a message of this protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// The body is empty.
+    #[error("empty body")]
+    Empty,
+    /// The body is written in a version this build does not speak.
+    #[error("protocol version {0} is not supported (this side speaks {VERSION})")]
+    Version(u8),
+    /// The body does not decode.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// Encodes a message as a body.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let body = vec![VERSION];
+    postcard::to_extend(message, body).expect("encoding into a vector cannot fail")
+}
+
+/// Decodes a body. Trailing bytes are an error: a body is one message, whole.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ProtocolError> {
+    let (&version, rest) = body.split_first().ok_or(ProtocolError::Empty)?;
+    if version != VERSION {
+        return Err(ProtocolError::Version(version));
+    }
+    let (message, trailing) = postcard::take_from_bytes(rest)
+        .map_err(|error| ProtocolError::Malformed(error.to_string()))?;
+    if !trailing.is_empty() {
+        return Err(ProtocolError::Malformed(format!(
+            "{} bytes after the message",
+            trailing.len()
+        )));
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RecordId;
+
+    fn request() -> SyncRequest {
+        let case_id = CaseId::random();
+        SyncRequest {
+            cursor: Cursor(vec![1, 2, 3]),
+            pushes: vec![Push {
+                changes: DocChanges {
+                    doc: DocId::Record(RecordId::random()),
+                    case_id,
+                    changes: vec![0x85, 0x6f, 0x4a, 0x83, 9, 9],
+                },
+                heads: Heads(vec![[7; 32]]),
+            }],
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let request = request();
+        assert_eq!(decode::<SyncRequest>(&encode(&request)).unwrap(), request);
+        let response = SyncResponse {
+            more: true,
+            purge: vec![CaseId::random()],
+            ..SyncResponse::default()
+        };
+        assert_eq!(
+            decode::<SyncResponse>(&encode(&response)).unwrap(),
+            response
+        );
+    }
+
+    #[test]
+    fn an_empty_sync_is_a_handful_of_bytes() {
+        let body = encode(&SyncRequest {
+            cursor: Cursor(vec![0; 12]),
+            pushes: Vec::new(),
+        });
+        assert!(body.len() < 20, "{} bytes", body.len());
+    }
+
+    #[test]
+    fn bad_bodies_are_clear_errors() {
+        assert!(matches!(
+            decode::<SyncRequest>(&[]),
+            Err(ProtocolError::Empty)
+        ));
+        assert!(matches!(
+            decode::<SyncRequest>(&[9, 0, 0]),
+            Err(ProtocolError::Version(9))
+        ));
+        let mut body = encode(&request());
+        body.truncate(body.len() - 3);
+        assert!(matches!(
+            decode::<SyncRequest>(&body),
+            Err(ProtocolError::Malformed(_))
+        ));
+        let mut body = encode(&request());
+        body.push(0);
+        assert!(matches!(
+            decode::<SyncRequest>(&body),
+            Err(ProtocolError::Malformed(_))
+        ));
+    }
+}
