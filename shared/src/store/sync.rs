@@ -5,6 +5,7 @@
 //! not at all, and the next one resends at most what was in flight.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
@@ -227,10 +228,10 @@ fn merge_remote(
         open_docs.insert(doc, document);
         return Ok(true);
     }
-    if !open_docs.contains_key(&doc) {
-        open_docs.insert(doc, load_document(tx, doc)?);
-    }
-    let document = open_docs.get_mut(&doc).expect("loaded above");
+    let document = match open_docs.entry(doc) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => entry.insert(load_document(tx, doc)?),
+    };
     let before = document.heads();
     document.apply_remote(bytes)?;
     let new_changes = document.changes_after(&before);
