@@ -6,6 +6,9 @@
 //! The server is a library so that tests start it on port 0 with [`launch`], and the binary
 //! in `main.rs` only parses the command line and calls it.
 
+pub mod storage;
+pub mod validate;
+
 use std::future::Future;
 
 use axum::routing::get;

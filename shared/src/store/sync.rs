@@ -71,6 +71,11 @@ impl Store {
         Ok(pushes)
     }
 
+    /// The whole document, compacted: for export, backup, or a peer that has nothing of it.
+    pub fn export(&mut self, doc: DocId) -> Result<Vec<u8>, StoreError> {
+        Ok(self.document(doc)?.save())
+    }
+
     /// Records that the server has every change of `doc` up to `heads`.
     pub fn acknowledge(&mut self, doc: DocId, heads: &[ChangeHash]) -> Result<(), StoreError> {
         let updated = self.conn.execute(

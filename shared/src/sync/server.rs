@@ -30,19 +30,34 @@ impl LogPosition {
 /// How much change data one response carries, unless one change alone is larger.
 pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
 
-/// Cuts a page from log rows `(seq, size)` in sequence order: as many as fit in
-/// `max_bytes`, at least one. Returns how many rows to send and whether more remain.
-pub fn cut_page(sizes: &[(u64, usize)], max_bytes: usize, rows_available: bool) -> (usize, bool) {
-    let mut total = 0;
-    let mut count = 0;
-    for (_, size) in sizes {
-        if count > 0 && total + size > max_bytes {
-            return (count, true);
+/// The byte budget of one response page: rows are admitted in log order while they fit,
+/// and the first row always, so that one change larger than a page still goes.
+#[derive(Debug, Clone)]
+pub struct PageBudget {
+    max_bytes: usize,
+    used: usize,
+    rows: usize,
+}
+
+impl PageBudget {
+    /// A budget of `max_bytes`.
+    pub fn new(max_bytes: usize) -> PageBudget {
+        PageBudget {
+            max_bytes,
+            used: 0,
+            rows: 0,
         }
-        total += size;
-        count += 1;
     }
-    (count, rows_available)
+
+    /// Whether a row of `size` bytes goes into this page; if so, it is counted.
+    pub fn admit(&mut self, size: usize) -> bool {
+        if self.rows > 0 && self.used + size > self.max_bytes {
+            return false;
+        }
+        self.used += size;
+        self.rows += 1;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -62,20 +77,13 @@ mod tests {
     }
 
     #[test]
-    fn pages_fill_up_to_the_limit_and_say_when_more_remain() {
-        let rows = [(1, 40), (2, 50), (3, 30)];
-        assert_eq!(cut_page(&rows, 100, false), (2, true));
-        assert_eq!(cut_page(&rows, 1000, false), (3, false));
-        assert_eq!(
-            cut_page(&rows, 1000, true),
-            (3, true),
-            "the query itself was cut short"
-        );
-        assert_eq!(
-            cut_page(&[(1, 5000)], 100, false),
-            (1, false),
-            "one big change still goes"
-        );
-        assert_eq!(cut_page(&[], 100, false), (0, false));
+    fn pages_fill_up_to_the_limit_but_always_take_one_row() {
+        let mut budget = PageBudget::new(100);
+        assert!(budget.admit(40));
+        assert!(budget.admit(50));
+        assert!(!budget.admit(30), "would pass the limit");
+        let mut small = PageBudget::new(100);
+        assert!(small.admit(5000), "one big change still goes");
+        assert!(!small.admit(1));
     }
 }

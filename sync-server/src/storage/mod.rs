@@ -1,0 +1,116 @@
+//! The server's storage, behind one trait with one implementation per backend.
+//!
+//! Methods are blocking; the HTTP layer calls them on tokio's blocking pool. Each method that
+//! changes something does it in one transaction.
+
+pub mod sqlite;
+#[cfg(test)]
+mod story;
+
+use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
+use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::{CaseId, UserId};
+
+use crate::validate::Rejection;
+
+/// A signed-in device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The device's id.
+    pub id: String,
+    /// Whose it is.
+    pub user: UserId,
+    /// Whether it has been revoked.
+    pub revoked: bool,
+}
+
+/// A user as `admin user list` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// The user.
+    pub user: UserId,
+    /// Their teams.
+    pub teams: Vec<String>,
+    /// How many devices they have signed in on and not been revoked.
+    pub active_devices: u32,
+}
+
+/// A team member's role.
+pub use doorstep_shared::model::TeamRole;
+
+/// What storage can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The push was refused; nothing of the request was stored.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The user may not write to that case.
+    #[error("no access to case {0}")]
+    Forbidden(CaseId),
+    /// A new case was pushed by a user on no team.
+    #[error("{0} is on no team, so a new case has nowhere to go")]
+    NoTeam(UserId),
+    /// No such user, team, case or device.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// It exists already.
+    #[error("{0} exists already")]
+    Exists(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(String),
+}
+
+/// One entry of the audit log. Never note text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Who.
+    pub user: Option<UserId>,
+    /// From which device.
+    pub device: Option<String>,
+    /// Which case, if one.
+    pub case: Option<CaseId>,
+    /// What: `sign_in`, `sign_in_refused`, `sync`, `push`, `refused`...
+    pub action: String,
+    /// A short, content-free detail (counts, an error code).
+    pub detail: String,
+}
+
+/// The server's storage.
+pub trait Storage: Send + Sync + 'static {
+    /// Creates a user with an Argon2id password hash.
+    fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError>;
+    /// Replaces a user's password hash.
+    fn set_password(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError>;
+    /// A user's password hash, if the user exists.
+    fn password_hash(&self, user: &UserId) -> Result<Option<String>, StorageError>;
+    /// Every user, with teams and device counts.
+    fn list_users(&self) -> Result<Vec<UserSummary>, StorageError>;
+    /// Registers a device for a user under the hash of its token.
+    fn create_device(
+        &self,
+        user: &UserId,
+        name: &str,
+        token_hash: &[u8],
+    ) -> Result<String, StorageError>;
+    /// The device a token hash belongs to.
+    fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>, StorageError>;
+    /// Revokes a device: its token stops working and its next sync tells it to wipe.
+    fn revoke_device(&self, device: &str) -> Result<(), StorageError>;
+    /// Creates a team.
+    fn create_team(&self, team: &str) -> Result<(), StorageError>;
+    /// Adds a user to a team, or changes their role.
+    fn add_member(&self, team: &str, user: &UserId, role: TeamRole) -> Result<(), StorageError>;
+    /// Takes a user off a team: their devices purge the team's cases at the next sync.
+    fn remove_member(&self, team: &str, user: &UserId) -> Result<(), StorageError>;
+    /// Puts a case in a team's care (creating the case's entry if the server has none yet).
+    fn assign_case(&self, case: CaseId, team: &str) -> Result<(), StorageError>;
+    /// Stores a device's pushes, all or nothing, and returns the acknowledgements.
+    fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError>;
+    /// The changes after `from` for the cases `device`'s user may read, one page.
+    fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError>;
+    /// Appends to the audit log.
+    fn audit(&self, entry: AuditEntry) -> Result<(), StorageError>;
+    /// The audit log, oldest first.
+    fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError>;
+}

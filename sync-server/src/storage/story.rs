@@ -1,0 +1,243 @@
+//! The backend-conformance story: what every storage backend must do, told with real
+//! device stores on both ends. Each backend's tests run it against a fresh database.
+
+use chrono::Utc;
+use doorstep_shared::document::{Edit, Occurrence};
+use doorstep_shared::model::{RecordBody, RecordKind};
+use doorstep_shared::store::{Passphrase, Store};
+use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::{CaseId, DocId, UserId};
+use tempfile::TempDir;
+
+use super::{Device, Storage, StorageError, TeamRole};
+
+struct Phone {
+    _dir: TempDir,
+    store: Store,
+    device: Device,
+}
+
+fn user(name: &str) -> UserId {
+    name.parse().unwrap()
+}
+
+fn phone(storage: &dyn Storage, name: &str) -> Phone {
+    let dir = TempDir::new().unwrap();
+    let mut store = Store::open(dir.path().join("phone.db"), &Passphrase::new("pass")).unwrap();
+    store.sign_in(user(name)).unwrap();
+    let token_hash = format!("token of {name}").into_bytes();
+    let id = storage
+        .create_device(&user(name), "phone", &token_hash)
+        .unwrap();
+    let device = storage.device_by_token(&token_hash).unwrap().unwrap();
+    assert_eq!(
+        (device.id.as_str(), device.user.as_str()),
+        (id.as_str(), name)
+    );
+    Phone {
+        _dir: dir,
+        store,
+        device,
+    }
+}
+
+/// One full sync, as the client runs it: rounds until nothing more comes or goes.
+fn sync(storage: &dyn Storage, phone: &mut Phone) -> Result<usize, StorageError> {
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let pushes = phone.store.pending_pushes().unwrap();
+        let acks = storage.push(&phone.device, &pushes)?;
+        let cursor = phone.store.sync_cursor().unwrap();
+        let mut response =
+            storage.pull(&phone.device, LogPosition::from_cursor(&cursor).unwrap())?;
+        response.acks = acks;
+        phone
+            .store
+            .apply_sync_response(&response, Utc::now())
+            .unwrap();
+        if !response.more {
+            return Ok(rounds);
+        }
+    }
+}
+
+fn plan(store: &mut Store, record: doorstep_shared::RecordId) -> String {
+    match store.record(record).unwrap().body {
+        RecordBody::HomeVisit(visit) => visit.plan,
+        other => panic!("expected a home visit, got {other:?}"),
+    }
+}
+
+fn case_ids(store: &Store) -> Vec<CaseId> {
+    store
+        .caseload(Utc::now())
+        .unwrap()
+        .iter()
+        .map(|case| case.id)
+        .collect()
+}
+
+/// Runs the story against `storage`, which must be empty.
+pub fn story(storage: &dyn Storage) {
+    for name in ["amara", "ben", "grace", "zed"] {
+        storage.create_user(&user(name), "hash").unwrap();
+    }
+    assert!(matches!(
+        storage.create_user(&user("amara"), "x"),
+        Err(StorageError::Exists(_))
+    ));
+    storage.create_team("north").unwrap();
+    storage.create_team("south").unwrap();
+    storage
+        .add_member("north", &user("amara"), TeamRole::Worker)
+        .unwrap();
+    storage
+        .add_member("north", &user("grace"), TeamRole::Supervisor)
+        .unwrap();
+    storage
+        .add_member("south", &user("zed"), TeamRole::Worker)
+        .unwrap();
+
+    let mut amara = phone(storage, "amara");
+    let mut grace = phone(storage, "grace");
+    let mut ben = phone(storage, "ben");
+    let mut zed = phone(storage, "zed");
+
+    // Amara opens a case offline and writes a note; her sync creates it on the server.
+    let case = amara.store.create_case("Mrs Example", Utc::now()).unwrap();
+    let record = amara
+        .store
+        .create_record(
+            case,
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    amara
+        .store
+        .edit(record, &Edit::text("plan", "Visit Tuesday."), Utc::now())
+        .unwrap();
+    sync(storage, &mut amara).unwrap();
+    assert!(
+        amara.store.pending_pushes().unwrap().is_empty(),
+        "all acknowledged"
+    );
+
+    // Her supervisor gets it; another team does not, and cannot write to it.
+    sync(storage, &mut grace).unwrap();
+    assert_eq!(plan(&mut grace.store, record), "Visit Tuesday.");
+    sync(storage, &mut zed).unwrap();
+    assert!(case_ids(&zed.store).is_empty());
+    let stolen = amara_pushes_for(&mut amara, case, record);
+    assert!(matches!(
+        storage.push(&zed.device, &stolen),
+        Err(StorageError::Forbidden(_))
+    ));
+
+    // Both edit the same paragraph offline; after syncing, both have both sentences.
+    amara
+        .store
+        .edit(
+            record,
+            &Edit::text("plan", "Visit Tuesday. Bring forms."),
+            Utc::now(),
+        )
+        .unwrap();
+    grace
+        .store
+        .edit(
+            record,
+            &Edit::text("plan", "Urgent: Visit Tuesday."),
+            Utc::now(),
+        )
+        .unwrap();
+    sync(storage, &mut amara).unwrap();
+    sync(storage, &mut grace).unwrap();
+    sync(storage, &mut amara).unwrap();
+    let merged = plan(&mut amara.store, record);
+    assert_eq!(merged, plan(&mut grace.store, record));
+    assert!(
+        merged.contains("Urgent: ") && merged.contains("Bring forms."),
+        "{merged}"
+    );
+
+    // A push repeated (a lost response) stores nothing twice.
+    let again = amara_pushes_for(&mut amara, case, record);
+    storage.push(&amara.device, &again).unwrap();
+    storage.push(&amara.device, &again).unwrap();
+    let before = grace.store.history(record).unwrap().len();
+    sync(storage, &mut grace).unwrap();
+    assert_eq!(grace.store.history(record).unwrap().len(), before);
+
+    // Ben has synced before; when he joins the team, his next sync brings the whole case.
+    sync(storage, &mut ben).unwrap();
+    assert!(case_ids(&ben.store).is_empty());
+    storage
+        .add_member("north", &user("ben"), TeamRole::Colleague)
+        .unwrap();
+    sync(storage, &mut ben).unwrap();
+    assert_eq!(case_ids(&ben.store), [case]);
+    assert_eq!(plan(&mut ben.store, record), merged);
+
+    // Grace leaves the team: her device purges the case.
+    storage.remove_member("north", &user("grace")).unwrap();
+    sync(storage, &mut grace).unwrap();
+    assert!(case_ids(&grace.store).is_empty());
+    assert!(grace.store.search("forms", 5).unwrap().is_empty());
+
+    // Moving the case to the south team moves who sees it.
+    storage.assign_case(case, "south").unwrap();
+    sync(storage, &mut zed).unwrap();
+    sync(storage, &mut ben).unwrap();
+    assert_eq!(case_ids(&zed.store), [case]);
+    assert!(case_ids(&ben.store).is_empty());
+
+    // A new record for a case the user may not read is refused, and nothing is stored.
+    let bad = amara_pushes_for(&mut amara, case, record);
+    assert!(matches!(
+        storage.push(&amara.device, &bad),
+        Err(StorageError::Forbidden(_))
+    ));
+
+    // Revocation.
+    storage.revoke_device(&zed.device.id).unwrap();
+    let token_hash = b"token of zed".to_vec();
+    assert!(
+        storage
+            .device_by_token(&token_hash)
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(storage.device_by_token(b"no such token").unwrap().is_none());
+
+    let users = storage.list_users().unwrap();
+    let amara_row = users
+        .iter()
+        .find(|row| row.user.as_str() == "amara")
+        .unwrap();
+    assert_eq!(amara_row.teams, ["north"]);
+    assert_eq!(amara_row.active_devices, 1);
+}
+
+/// Everything Amara's store holds of the case, as pushes (acknowledged or not).
+fn amara_pushes_for(
+    amara: &mut Phone,
+    case: CaseId,
+    record: doorstep_shared::RecordId,
+) -> Vec<doorstep_shared::sync::protocol::Push> {
+    use doorstep_shared::sync::protocol::{DocChanges, Heads, Push};
+    [DocId::Case(case), DocId::Record(record)]
+        .into_iter()
+        .map(|doc| Push {
+            changes: DocChanges {
+                doc,
+                case_id: case,
+                changes: amara.store.export(doc).unwrap(),
+            },
+            heads: Heads::default(),
+        })
+        .collect()
+}

@@ -1,0 +1,211 @@
+//! Checking what a device pushes against the document it claims to change.
+//!
+//! Every push is parsed as Automerge changes and applied to the server's copy of the
+//! document; the result must still be a Doorstep document of the same id and case. Only then
+//! are the changes that are new to the server stored. Nothing here touches storage.
+
+use doorstep_shared::document::Document;
+use doorstep_shared::sync::protocol::Push;
+use doorstep_shared::{CaseId, DocId};
+
+/// Why a push was refused. The message names the document, never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The bytes are not Automerge changes, or do not apply.
+    #[error("{doc}: not valid Automerge changes: {reason}")]
+    NotAutomerge {
+        /// The document.
+        doc: DocId,
+        /// What Automerge said.
+        reason: String,
+    },
+    /// The changes make the document something other than what it claims to be.
+    #[error("{doc}: {reason}")]
+    WrongDocument {
+        /// The document.
+        doc: DocId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The heads the device says it pushed are not all in the result.
+    #[error("{doc}: the pushed changes do not reach the heads sent with them")]
+    HeadsMissing {
+        /// The document.
+        doc: DocId,
+    },
+}
+
+/// The outcome of a valid push: the changes new to the server (empty if it had them all).
+#[derive(Debug)]
+pub struct Accepted {
+    /// Concatenated new changes, to append to the log.
+    pub new_changes: Vec<u8>,
+}
+
+/// Applies `push` to the server's log of the document (`log`, in order; empty for a new
+/// document) and checks the result.
+pub fn check_push(log: &[Vec<u8>], push: &Push) -> Result<Accepted, Rejection> {
+    let doc = push.changes.doc;
+    let not_automerge = |error: doorstep_shared::document::DocumentError| Rejection::NotAutomerge {
+        doc,
+        reason: error.to_string(),
+    };
+    let wrong = |reason: String| Rejection::WrongDocument { doc, reason };
+    let (mut document, new_changes) = if log.is_empty() {
+        let document = Document::load(&push.changes.changes, &[]).map_err(not_automerge)?;
+        (document, push.changes.changes.clone())
+    } else {
+        let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
+        let mut document = Document::load(&[], &parts).map_err(not_automerge)?;
+        let before = document.heads();
+        document
+            .apply_remote(&push.changes.changes)
+            .map_err(not_automerge)?;
+        let new_changes = document.changes_after(&before);
+        (document, new_changes)
+    };
+    let actual = document
+        .doc_id()
+        .map_err(|error| wrong(error.to_string()))?;
+    if actual != doc {
+        return Err(wrong(format!("the changes belong to {actual}")));
+    }
+    let case = case_of(&document).map_err(wrong)?;
+    if case != push.changes.case_id {
+        return Err(wrong("the record belongs to another case".into()));
+    }
+    let automerge = document.automerge();
+    if !push
+        .heads
+        .to_hashes()
+        .iter()
+        .all(|head| automerge.get_change_by_hash(head).is_some())
+    {
+        return Err(Rejection::HeadsMissing { doc });
+    }
+    Ok(Accepted { new_changes })
+}
+
+/// The case a document belongs to, reading the document whole, which also proves that it
+/// reads as its kind.
+fn case_of(document: &Document) -> Result<CaseId, String> {
+    match document.doc_id().map_err(|error| error.to_string())? {
+        DocId::Case(id) => {
+            document.case().map_err(|error| error.to_string())?;
+            Ok(id)
+        }
+        DocId::Record(_) => Ok(document
+            .record()
+            .map_err(|error| error.to_string())?
+            .case_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use doorstep_shared::RecordId;
+    use doorstep_shared::document::{Edit, Occurrence, Writer};
+    use doorstep_shared::model::RecordKind;
+    use doorstep_shared::sync::protocol::{DocChanges, Heads};
+
+    use super::*;
+
+    fn push_of(
+        document: &mut Document,
+        doc: DocId,
+        case: CaseId,
+        after: &[automerge::ChangeHash],
+    ) -> Push {
+        Push {
+            changes: DocChanges {
+                doc,
+                case_id: case,
+                changes: document.changes_after(after),
+            },
+            heads: Heads::from_hashes(&document.heads()),
+        }
+    }
+
+    fn record() -> (Writer, Document, DocId, CaseId) {
+        let writer = Writer::new_device("amara".parse().unwrap());
+        let (id, case) = (RecordId::random(), CaseId::random());
+        let document = Document::new_record(
+            &writer,
+            id,
+            case,
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        (writer, document, DocId::Record(id), case)
+    }
+
+    #[test]
+    fn a_new_document_and_then_its_edits_are_accepted_once() {
+        let (writer, mut document, doc, case) = record();
+        let first = push_of(&mut document, doc, case, &[]);
+        let accepted = check_push(&[], &first).unwrap();
+        let log = vec![accepted.new_changes];
+        let base = document.heads();
+        document
+            .edit(&writer, &Edit::text("plan", "Call back"), Utc::now())
+            .unwrap();
+        let second = push_of(&mut document, doc, case, &base);
+        assert!(!check_push(&log, &second).unwrap().new_changes.is_empty());
+        assert!(
+            check_push(&log, &first).unwrap().new_changes.is_empty(),
+            "a repeat is nothing new"
+        );
+    }
+
+    #[test]
+    fn garbage_and_misdirected_changes_are_rejected() {
+        let (_, mut document, doc, case) = record();
+        let mut push = push_of(&mut document, doc, case, &[]);
+        let good = push.clone();
+        push.changes.changes = b"garbage".to_vec();
+        assert!(matches!(
+            check_push(&[], &push),
+            Err(Rejection::NotAutomerge { .. })
+        ));
+
+        let mut elsewhere = good.clone();
+        elsewhere.changes.doc = DocId::Record(RecordId::random());
+        assert!(matches!(
+            check_push(&[], &elsewhere),
+            Err(Rejection::WrongDocument { .. })
+        ));
+
+        let mut other_case = good.clone();
+        other_case.changes.case_id = CaseId::random();
+        assert!(matches!(
+            check_push(&[], &other_case),
+            Err(Rejection::WrongDocument { .. })
+        ));
+
+        let mut phantom = good;
+        phantom.heads = Heads(vec![[3; 32]]);
+        assert!(matches!(
+            check_push(&[], &phantom),
+            Err(Rejection::HeadsMissing { .. })
+        ));
+    }
+
+    #[test]
+    fn a_plain_automerge_document_is_not_a_doorstep_document() {
+        let mut plain = automerge::AutoCommit::new();
+        automerge::transaction::Transactable::put(&mut plain, automerge::ROOT, "x", 1).unwrap();
+        let case = CaseId::random();
+        let push = Push {
+            changes: DocChanges {
+                doc: DocId::Case(case),
+                case_id: case,
+                changes: plain.save(),
+            },
+            heads: Heads::default(),
+        };
+        assert!(check_push(&[], &push).is_err());
+    }
+}
