@@ -1,20 +1,34 @@
 //! # doorstep-sync-server
 //!
-//! The agency's sync server. Devices sync their case and record documents with it; it keeps
-//! them, checks who may read what, and answers health checks for the operator.
+//! The agency's sync server. Devices sign in, then sync their case and record documents
+//! with it in one round trip each: the server validates and stores what they push, and
+//! answers with what they lack of the cases their teams hold.
 //!
-//! The server is a library so that tests start it on port 0 with [`launch`], and the binary
-//! in `main.rs` only parses the command line and calls it.
+//! - [`api`]: the HTTP routes and their JSON errors;
+//! - [`auth`]: passwords, device tokens, the sign-in rate limit;
+//! - [`storage`]: the storage trait and its backends;
+//! - [`validate`]: checking pushed changes against their document;
+//! - [`settings`]: settings from defaults, a file and `DOORSTEP_*` variables.
+//!
+//! The server is a library so that tests start it on port 0 with [`launch`]; the binary in
+//! `main.rs` parses the command line and calls it.
 
+pub mod api;
+pub mod auth;
+pub mod settings;
 pub mod storage;
 pub mod validate;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use tokio::net::TcpListener;
+
+pub use api::{Limits, router};
+
+use crate::storage::Storage;
 
 /// What `/healthz` answers.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -27,25 +41,25 @@ pub struct Health {
     pub document_schema: i64,
 }
 
-/// The server's routes.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(healthz))
-}
-
-async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
-        document_schema: doorstep_shared::document::SCHEMA_VERSION,
-    })
+impl Health {
+    fn now() -> Health {
+        Health {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+            document_schema: doorstep_shared::document::SCHEMA_VERSION,
+        }
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
 pub async fn launch(
     listener: TcpListener,
+    storage: Arc<dyn Storage>,
+    limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router())
+    let app = router(storage, limits).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -57,28 +71,48 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+
+    fn app() -> (tempfile::TempDir, axum::Router) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        (dir, router(Arc::new(storage), &Limits::default()))
+    }
+
+    async fn call(app: axum::Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
 
     #[tokio::test]
     async fn healthz_answers_with_the_document_schema() {
-        let response = router()
-            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(response.into_body(), 1024)
-            .await
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let (_dir, app) = app();
+        let (status, json) = call(app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
         assert_eq!(json["status"], "ok");
         assert_eq!(json["document_schema"], 1);
     }
 
     #[tokio::test]
-    async fn unknown_paths_are_not_found() {
-        let response = router()
-            .oneshot(Request::get("/nothing-here").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    async fn errors_are_json_with_a_code() {
+        let (_dir, app) = app();
+        let (status, json) = call(
+            app.clone(),
+            Request::get("/nothing-here").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(json["error"]["code"], "not_found");
+        let sync = Request::post("/v1/sync").body(Body::from("x")).unwrap();
+        let (status, json) = call(app, sync).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(json["error"]["code"], "unauthenticated");
     }
 }

@@ -1,33 +1,148 @@
-//! `doorstep-sync-server`: the command line of the sync server.
+//! `doorstep-sync-server`: serve devices, and administer users, teams, cases and devices.
 
+use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use doorstep_shared::{CaseId, UserId};
+use doorstep_sync_server::settings::FileSettings;
+use doorstep_sync_server::storage::sqlite::SqliteStorage;
+use doorstep_sync_server::storage::{Storage, TeamRole};
+use doorstep_sync_server::{Limits, auth};
 use tracing_subscriber::EnvFilter;
 
 /// Doorstep's sync server.
+///
+/// Settings come from, in rising order: defaults, the file given with --config, DOORSTEP_*
+/// environment variables, and the command line.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes).
+    #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder of the embedded database [default: ./doorstep-data].
+    #[arg(long, global = true, env = "DOORSTEP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `sqlite` for the embedded database in the data folder (the default).
+    #[arg(long, global = true, env = "DOORSTEP_DATABASE")]
+    database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve devices until Ctrl-C or SIGTERM.
     Serve {
-        /// Address and port to listen on.
-        #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address and port to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "DOORSTEP_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Administer users, teams, cases and devices.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Cases.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from the first line of standard input.
+    Create {
+        /// User name: lowercase letters, digits, '.', '_', '-'.
+        user: String,
+    },
+    /// List users with their teams and active devices.
+    List,
+    /// Set a new password, read from the first line of standard input.
+    ResetPassword {
+        /// User name.
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Create a team.
+    Create {
+        /// Team name.
+        team: String,
+    },
+    /// Add a user to a team, or change their role on it.
+    Add {
+        /// Team name.
+        team: String,
+        /// User name.
+        user: String,
+        /// Their role.
+        #[arg(long, value_enum, default_value = "worker")]
+        role: Role,
+    },
+    /// Take a user off a team; their devices purge the team's cases at the next sync.
+    Remove {
+        /// Team name.
+        team: String,
+        /// User name.
+        user: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Role {
+    Worker,
+    Colleague,
+    Supervisor,
+}
+
+#[derive(Debug, Subcommand)]
+enum CaseCommand {
+    /// Put a case in a team's care.
+    Assign {
+        /// The case's id.
+        case: String,
+        /// Team name.
+        team: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Revoke a device: its token stops working and it wipes itself at its next sync.
+    Revoke {
+        /// The device's id, as shown at sign-in and in the audit log.
+        device: String,
     },
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,20 +154,131 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = match &cli.global.config {
+        Some(path) => FileSettings::read(path)?,
+        None => FileSettings::default(),
+    };
+    let storage = open_storage(&cli.global, &file)?;
     match cli.command {
         Command::Serve { listen } => {
-            let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            runtime.block_on(async {
-                let listener = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("listening on {listen}"))?;
-                tracing::info!(address = %listener.local_addr()?, "serving");
-                doorstep_sync_server::launch(listener, shutdown_signal())
-                    .await
-                    .context("serving")
-            })
+            let listen = listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+            let mut limits = Limits::default();
+            if let Some(max) = file.max_body_bytes {
+                limits.max_body_bytes = max;
+            }
+            serve(listen, storage, limits)
+        }
+        Command::Admin(admin) => administer(storage.as_ref(), admin),
+    }
+}
+
+fn open_storage(global: &Global, file: &FileSettings) -> anyhow::Result<Arc<dyn Storage>> {
+    let database = global
+        .database
+        .clone()
+        .or_else(|| file.database.clone())
+        .unwrap_or_else(|| "sqlite".into());
+    if database != "sqlite" {
+        bail!("unsupported database {database:?}: use `sqlite`");
+    }
+    let data_dir = global
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("doorstep-data"));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+    let path = data_dir.join("doorstep-server.db");
+    let storage = SqliteStorage::open(&path)
+        .with_context(|| format!("opening the database {}", path.display()))?;
+    Ok(Arc::new(storage))
+}
+
+fn serve(listen: SocketAddr, storage: Arc<dyn Storage>, limits: Limits) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        tracing::info!(address = %listener.local_addr()?, "serving");
+        doorstep_sync_server::launch(listener, storage, &limits, shutdown_signal())
+            .await
+            .context("serving")
+    })
+}
+
+fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
+    let user_id = |name: &str| -> anyhow::Result<UserId> {
+        name.parse()
+            .with_context(|| format!("{name:?} is not a valid user name"))
+    };
+    match admin {
+        Admin::User(UserCommand::Create { user }) => {
+            let user = user_id(&user)?;
+            let hash = auth::hash_password(&read_password()?)?;
+            storage.create_user(&user, &hash)?;
+            println!("created user {user}");
+        }
+        Admin::User(UserCommand::List) => {
+            for row in storage.list_users()? {
+                println!(
+                    "{}\tteams: {}\tactive devices: {}",
+                    row.user,
+                    row.teams.join(","),
+                    row.active_devices
+                );
+            }
+        }
+        Admin::User(UserCommand::ResetPassword { user }) => {
+            let user = user_id(&user)?;
+            let hash = auth::hash_password(&read_password()?)?;
+            storage.set_password(&user, &hash)?;
+            println!("password of {user} reset");
+        }
+        Admin::Team(TeamCommand::Create { team }) => {
+            storage.create_team(&team)?;
+            println!("created team {team}");
+        }
+        Admin::Team(TeamCommand::Add { team, user, role }) => {
+            let role = match role {
+                Role::Worker => TeamRole::Worker,
+                Role::Colleague => TeamRole::Colleague,
+                Role::Supervisor => TeamRole::Supervisor,
+            };
+            storage.add_member(&team, &user_id(&user)?, role)?;
+            println!("{user} is on team {team} as {}", role.as_str());
+        }
+        Admin::Team(TeamCommand::Remove { team, user }) => {
+            storage.remove_member(&team, &user_id(&user)?)?;
+            println!("{user} is off team {team}");
+        }
+        Admin::Case(CaseCommand::Assign { case, team }) => {
+            let case: CaseId = case.parse().context("not a case id")?;
+            storage.assign_case(case, &team)?;
+            println!("case {case} is with team {team}");
+        }
+        Admin::Device(DeviceCommand::Revoke { device }) => {
+            storage.revoke_device(&device)?;
+            println!("device {device} revoked");
         }
     }
+    Ok(())
+}
+
+/// The first line of standard input, so that passwords never appear in a command line.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.chars().count() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    Ok(password)
 }
 
 async fn shutdown_signal() {

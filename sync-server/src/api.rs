@@ -1,0 +1,401 @@
+//! The HTTP API: sign-in, sync, health. Every error is JSON,
+//! `{"error": {"code": ..., "message": ...}}`; client errors say what was wrong, internal
+//! errors are logged and answered with a generic message.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use doorstep_shared::UserId;
+use doorstep_shared::sync::protocol::{self, CONTENT_TYPE, SyncRequest};
+use doorstep_shared::sync::server::LogPosition;
+use serde::{Deserialize, Serialize};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, RateLimiter};
+use crate::storage::{AuditEntry, Device, Storage, StorageError};
+
+/// Limits the server enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Sign-in attempts allowed per user name, and per client address, per minute.
+    pub sign_ins_per_minute: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            sign_ins_per_minute: 10,
+        }
+    }
+}
+
+/// What handlers share.
+#[derive(Clone)]
+struct AppState {
+    storage: Arc<dyn Storage>,
+    sign_in_limiter: Arc<RateLimiter>,
+}
+
+/// The routes, over `storage`.
+pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
+    let state = AppState {
+        storage,
+        sign_in_limiter: Arc::new(RateLimiter::new(
+            limits.sign_ins_per_minute,
+            Duration::from_secs(60),
+        )),
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/sign-in", post(sign_in))
+        .route("/v1/sync", post(sync))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No token, or one the server does not know.
+    Unauthenticated,
+    /// The device was revoked: it must wipe its data.
+    DeviceRevoked,
+    /// Wrong user or password.
+    BadCredentials,
+    /// Too many sign-in attempts.
+    RateLimited,
+    /// No access to a case.
+    Forbidden,
+    /// The body is larger than the limit.
+    TooLarge,
+    /// The body is not of the expected type.
+    UnsupportedMediaType,
+    /// The body is malformed or its content invalid; nothing was stored.
+    Invalid {
+        /// A stable code.
+        code: &'static str,
+        /// What was wrong (never note text).
+        message: String,
+    },
+    /// No such route.
+    NotFound,
+    /// Something failed on the server.
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ApiError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a valid device token is required".to_owned(),
+            ),
+            ApiError::DeviceRevoked => (
+                StatusCode::UNAUTHORIZED,
+                "device_revoked",
+                "this device was revoked: wipe its data".to_owned(),
+            ),
+            ApiError::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "wrong user name or password".to_owned(),
+            ),
+            ApiError::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many sign-in attempts: wait a minute".to_owned(),
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "no access to that case".to_owned(),
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is over the limit".to_owned(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("expected {CONTENT_TYPE}"),
+            ),
+            ApiError::Invalid { code, message } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint".to_owned(),
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed; try again later".to_owned(),
+            ),
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail { code, message },
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Forbidden(_) => ApiError::Forbidden,
+            StorageError::Rejected(rejection) => ApiError::Invalid {
+                code: "invalid_changes",
+                message: rejection.to_string(),
+            },
+            StorageError::NoTeam(_) => ApiError::Invalid {
+                code: "no_team",
+                message: "you are on no team, so a new case has nowhere to go".into(),
+            },
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "a storage task panicked");
+            ApiError::Internal
+        })?
+        .map_err(ApiError::from)
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::Invalid {
+                code: "unreadable_body",
+                message: "the request body could not be read".into(),
+            }
+        }
+    })
+}
+
+async fn healthz() -> Json<crate::Health> {
+    Json(crate::Health::now())
+}
+
+/// Sign-in request.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct SignIn {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// What the device calls itself ("Amara's phone").
+    #[serde(default)]
+    pub device_name: String,
+}
+
+/// Sign-in answer.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct SignedIn {
+    /// The device token: send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The device's id, for revoking it.
+    pub device_id: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Json<SignedIn>, ApiError> {
+    let payload = body(payload)?;
+    let request: SignIn = serde_json::from_slice(&payload).map_err(|_| ApiError::Invalid {
+        code: "malformed_json",
+        message: "expected {\"user\", \"password\", \"device_name\"}".into(),
+    })?;
+    let now = Instant::now();
+    let user_key = format!("user:{}", request.user.to_lowercase());
+    let peer_key = format!("peer:{}", peer.ip());
+    if !state.sign_in_limiter.allow(&peer_key, now) || !state.sign_in_limiter.allow(&user_key, now)
+    {
+        audit(&state, None, None, "sign_in_refused", "rate_limited").await;
+        return Err(ApiError::RateLimited);
+    }
+    let user: Option<UserId> = request.user.parse().ok();
+    let storage = state.storage.clone();
+    let lookup = user.clone();
+    let hash = blocking(move || match lookup {
+        Some(user) => storage.password_hash(&user),
+        None => Ok(None),
+    })
+    .await?;
+    let password = request.password;
+    let valid =
+        tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password))
+            .await
+            .map_err(|_| ApiError::Internal)?;
+    let Some(user) = user.filter(|_| valid) else {
+        audit(&state, None, None, "sign_in_refused", "bad_credentials").await;
+        return Err(ApiError::BadCredentials);
+    };
+    let (token, token_hash) = auth::new_token().map_err(|_| ApiError::Internal)?;
+    let storage = state.storage.clone();
+    let device_user = user.clone();
+    let name: String = request.device_name.chars().take(100).collect();
+    let device_id =
+        blocking(move || storage.create_device(&device_user, &name, &token_hash)).await?;
+    audit(&state, Some(user), Some(device_id.clone()), "sign_in", "").await;
+    Ok(Json(SignedIn { token, device_id }))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthenticated)?;
+    let hash = auth::token_hash(token.trim());
+    let storage = state.storage.clone();
+    let device = blocking(move || storage.device_by_token(&hash))
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    if device.revoked {
+        audit(
+            state,
+            Some(device.user.clone()),
+            Some(device.id.clone()),
+            "refused",
+            "device_revoked",
+        )
+        .await;
+        return Err(ApiError::DeviceRevoked);
+    }
+    Ok(device)
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state, &headers).await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    if content_type != Some(CONTENT_TYPE) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let payload = body(payload)?;
+    let request: SyncRequest = protocol::decode(&payload).map_err(|error| ApiError::Invalid {
+        code: "malformed_sync_request",
+        message: error.to_string(),
+    })?;
+    let from = LogPosition::from_cursor(&request.cursor).map_err(|error| ApiError::Invalid {
+        code: "bad_cursor",
+        message: error.to_string(),
+    })?;
+    let storage = state.storage.clone();
+    let pusher = device.clone();
+    let pushes = request.pushes;
+    let pushed = pushes.len();
+    let acks = match blocking(move || storage.push(&pusher, &pushes)).await {
+        Ok(acks) => acks,
+        Err(error) => {
+            let code = match &error {
+                ApiError::Forbidden => "forbidden",
+                ApiError::Invalid { code, .. } => code,
+                _ => "failed",
+            };
+            audit(
+                &state,
+                Some(device.user.clone()),
+                Some(device.id.clone()),
+                "push_refused",
+                code,
+            )
+            .await;
+            return Err(error);
+        }
+    };
+    let storage = state.storage.clone();
+    let puller = device.clone();
+    let mut response = blocking(move || storage.pull(&puller, from)).await?;
+    response.acks = acks;
+    let detail = format!(
+        "pushed {pushed} docs, pulled {} docs, purged {} cases, more {}",
+        response.pulls.len(),
+        response.purge.len(),
+        response.more
+    );
+    audit(&state, Some(device.user), Some(device.id), "sync", &detail).await;
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        protocol::encode(&response),
+    )
+        .into_response())
+}
+
+/// Writes an audit entry; a failure to audit is logged, and does not fail the request.
+async fn audit(
+    state: &AppState,
+    user: Option<UserId>,
+    device: Option<String>,
+    action: &str,
+    detail: &str,
+) {
+    let entry = AuditEntry {
+        user,
+        device,
+        case: None,
+        action: action.to_owned(),
+        detail: detail.to_owned(),
+    };
+    let storage = state.storage.clone();
+    if let Err(error) = blocking(move || storage.audit(entry)).await {
+        tracing::error!(?error, "writing the audit log failed");
+    }
+}

@@ -1,0 +1,55 @@
+//! Settings in layers: built-in defaults, then a TOML file, then `DOORSTEP_*` environment
+//! variables, then the command line (the last two through clap).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Settings a file may hold; each is optional there.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Address and port to listen on.
+    pub listen: Option<SocketAddr>,
+    /// Folder for the embedded database.
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite` (default) or a `postgres://` URL.
+    pub database: Option<String>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: Option<usize>,
+}
+
+impl FileSettings {
+    /// Reads a settings file.
+    pub fn read(path: &Path) -> anyhow::Result<FileSettings> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading settings from {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_file_reads_and_unknown_keys_are_errors() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("doorstep.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/doorstep\"\n",
+        )
+        .unwrap();
+        let settings = FileSettings::read(&path).unwrap();
+        assert_eq!(settings.listen.unwrap().port(), 9000);
+        assert_eq!(
+            settings.data_dir.unwrap(),
+            PathBuf::from("/var/lib/doorstep")
+        );
+        std::fs::write(&path, "listne = \"127.0.0.1:9000\"\n").unwrap();
+        assert!(FileSettings::read(&path).is_err());
+    }
+}
