@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use doorstep_shared::UserId;
-use doorstep_shared::sync::protocol::{self, CONTENT_TYPE, SyncRequest};
+use doorstep_shared::sync::protocol::{
+    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, SignIn, SignedIn, SyncRequest,
+};
 use doorstep_shared::sync::server::LogPosition;
-use serde::{Deserialize, Serialize};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -104,17 +105,6 @@ pub enum ApiError {
     Internal,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail {
-    code: &'static str,
-    message: String,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
@@ -125,7 +115,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::DeviceRevoked => (
                 StatusCode::UNAUTHORIZED,
-                "device_revoked",
+                DEVICE_REVOKED,
                 "this device was revoked: wipe its data".to_owned(),
             ),
             ApiError::BadCredentials => (
@@ -170,7 +160,10 @@ impl IntoResponse for ApiError {
         (
             status,
             Json(ErrorBody {
-                error: ErrorDetail { code, message },
+                error: ErrorDetail {
+                    code: code.to_owned(),
+                    message,
+                },
             }),
         )
             .into_response()
@@ -224,27 +217,6 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 
 async fn healthz() -> Json<crate::Health> {
     Json(crate::Health::now())
-}
-
-/// Sign-in request.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct SignIn {
-    /// User name.
-    pub user: String,
-    /// Password.
-    pub password: String,
-    /// What the device calls itself ("Amara's phone").
-    #[serde(default)]
-    pub device_name: String,
-}
-
-/// Sign-in answer.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct SignedIn {
-    /// The device token: send as `Authorization: Bearer <token>`.
-    pub token: String,
-    /// The device's id, for revoking it.
-    pub device_id: String,
 }
 
 async fn sign_in(
@@ -309,7 +281,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
             Some(device.user.clone()),
             Some(device.id.clone()),
             "refused",
-            "device_revoked",
+            DEVICE_REVOKED,
         )
         .await;
         return Err(ApiError::DeviceRevoked);

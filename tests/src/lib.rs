@@ -1,2 +1,204 @@
-//! End-to-end tests of Doorstep across real processes: the programs they drive live in
-//! `src/bin`, the tests in `tests/`.
+//! End-to-end tests of Doorstep across real processes. The programs they drive live in
+//! `src/bin`, the tests in `tests/`; this library holds what the tests share: a real sync
+//! server process on loopback, administered through its own command line, and devices with
+//! real encrypted stores syncing over HTTP.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use doorstep_shared::store::{Passphrase, Store};
+use doorstep_shared::sync::http::{SyncClient, SyncReport};
+use tempfile::TempDir;
+
+/// The sync server's binary, built beside this test binary (`cargo build -p
+/// doorstep-sync-server` builds it; the test command does so first).
+pub fn server_binary() -> PathBuf {
+    let mut dir = std::env::current_exe().expect("the test binary's path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let binary = dir.join(format!(
+        "doorstep-sync-server{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p doorstep-sync-server` first",
+        binary.display()
+    );
+    binary
+}
+
+/// A sync server process with its own data folder, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    data: TempDir,
+    /// Where it listens.
+    pub address: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts a server on a fresh data folder.
+    pub fn start() -> anyhow::Result<ServerProcess> {
+        let data = TempDir::new()?;
+        Self::start_in(data)
+    }
+
+    /// Starts a server on an existing data folder (to restart one).
+    pub fn start_in(data: TempDir) -> anyhow::Result<ServerProcess> {
+        let mut child = Command::new(server_binary())
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting the sync server")?;
+        let stderr = child.stderr.take().expect("piped");
+        let (found, address) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.find("address=") {
+                    let text = line[at + "address=".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("");
+                    if let (Some(sender), Ok(address)) = (found.take(), text.parse::<SocketAddr>())
+                    {
+                        let _ = sender.send(address);
+                    }
+                }
+                if std::env::var_os("DOORSTEP_TEST_SERVER_LOG").is_some() {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let address = address
+            .recv_timeout(Duration::from_secs(30))
+            .context("the server did not say where it listens")?;
+        Ok(ServerProcess {
+            child,
+            data,
+            address,
+        })
+    }
+
+    /// The base URL devices use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Runs an admin command against this server's data, with `stdin` as its input.
+    pub fn admin(&self, args: &[&str], stdin: &str) -> anyhow::Result<String> {
+        admin(self.data.path(), args, stdin)
+    }
+
+    /// Kills the server with SIGKILL and hands back its data folder.
+    pub fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data = std::mem::replace(&mut self.data, TempDir::new().expect("a temp dir"));
+        data
+    }
+
+    /// Creates a team with users on it, each with the password `password-<user>`.
+    pub fn team(&self, team: &str, members: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.admin(&["admin", "team", "create", team], "")?;
+        for (user, role) in members {
+            let _ = self.admin(
+                &["admin", "user", "create", user],
+                &format!("password-{user}\n"),
+            );
+            self.admin(&["admin", "team", "add", team, user, "--role", role], "")?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `doorstep-sync-server --data-dir <data> <args>` to completion.
+pub fn admin(data: &Path, args: &[&str], stdin: &str) -> anyhow::Result<String> {
+    let mut child = Command::new(server_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "admin {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A worker's device: an encrypted store and a client signed in to the server.
+#[derive(Debug)]
+pub struct Device {
+    _dir: TempDir,
+    /// The device's store.
+    pub store: Store,
+    /// Its connection to the server.
+    pub client: SyncClient,
+    /// Its id on the server.
+    pub device_id: String,
+}
+
+impl Device {
+    /// Signs `user` in on a new device (password `password-<user>`).
+    pub async fn sign_in(server: &ServerProcess, user: &str) -> anyhow::Result<Device> {
+        let dir = TempDir::new()?;
+        let mut store = Store::open(
+            dir.path().join("device.db"),
+            &Passphrase::new("device passphrase"),
+        )?;
+        store.sign_in(user.parse()?)?;
+        let mut client = SyncClient::new(&server.url())?;
+        let signed_in = client
+            .sign_in(user, &format!("password-{user}"), "test device")
+            .await?;
+        Ok(Device {
+            _dir: dir,
+            store,
+            client,
+            device_id: signed_in.device_id,
+        })
+    }
+
+    /// Syncs until nothing is left to push or pull.
+    pub async fn sync(&mut self) -> anyhow::Result<SyncReport> {
+        Ok(self.client.sync(&mut self.store).await?)
+    }
+}

@@ -4,8 +4,11 @@
 //! - [`protocol`]: the messages and their encoding;
 //! - [`client`]: what a device pushes in a round, whether it must sync again, how long it
 //!   waits after a failure;
-//! - [`server`]: the server's cursor and how it pages changes.
+//! - [`server`]: the server's cursor and how it pages changes;
+//! - `http` (feature `client`): the device's HTTP client, which runs the rounds.
 
 pub mod client;
+#[cfg(feature = "client")]
+pub mod http;
 pub mod protocol;
 pub mod server;

@@ -95,6 +95,46 @@ pub struct SyncResponse {
     pub purge: Vec<CaseId>,
 }
 
+/// What a device sends to `/v1/sign-in`, as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignIn {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// What the device calls itself ("Amara's phone").
+    #[serde(default)]
+    pub device_name: String,
+}
+
+/// What a successful sign-in answers, as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    /// The device token: send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The device's id, for revoking it.
+    pub device_id: String,
+}
+
+/// The JSON body of every error answer: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error's stable code and its explanation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable code, such as `device_revoked` or `invalid_changes`.
+    pub code: String,
+    /// What was wrong, for people.
+    pub message: String,
+}
+
+/// The code of the error that tells a device it was revoked and must wipe its data.
+pub const DEVICE_REVOKED: &str = "device_revoked";
+
 /// A body that is not a message of this protocol.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {

@@ -1,0 +1,236 @@
+//! The device's HTTP client for the sync server (feature `client`).
+//!
+//! [`SyncClient::sync`] runs rounds until the device has pushed everything and pulled
+//! everything; each round's response is applied in one store transaction, so a connection
+//! cut at any point loses nothing and the next sync resends at most what was in flight.
+//! [`SyncClient::sync_with_retry`] retries what is worth retrying, with exponential backoff
+//! and jitter.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::client::{Backoff, MAX_PUSH_BYTES, sync_again, take_pushes};
+use super::protocol::{
+    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, SignIn, SignedIn, SyncRequest, SyncResponse,
+};
+use crate::store::{Store, StoreError};
+
+/// Why a sync or sign-in failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server could not be reached, or the connection broke. Worth retrying.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server answered with an error.
+    #[error("server answered {status}: {code}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The error's code.
+        code: String,
+        /// Its explanation.
+        message: String,
+    },
+    /// The device was revoked; its data has been wiped.
+    #[error("this device was revoked; its data has been wiped")]
+    Revoked,
+    /// The device is not signed in.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// The server's answer is not of this protocol.
+    #[error("protocol: {0}")]
+    Protocol(#[from] protocol::ProtocolError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether trying again later may succeed: network failures, timeouts, rate limits and
+    /// server failures; not refusals.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Network(_) => true,
+            SyncError::Server { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Requests made.
+    pub rounds: usize,
+    /// Documents pushed.
+    pub pushed: usize,
+    /// Documents that received changes.
+    pub pulled: usize,
+    /// Cases purged.
+    pub purged: usize,
+    /// Bytes sent in request bodies.
+    pub bytes_sent: usize,
+    /// Bytes received in response bodies.
+    pub bytes_received: usize,
+}
+
+/// A connection to one sync server.
+#[derive(Debug, Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+}
+
+impl SyncClient {
+    /// A client for the server at `base_url` (such as `https://sync.agency.example`).
+    pub fn new(base_url: &str) -> Result<SyncClient, SyncError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|error| SyncError::Network(error.to_string()))?;
+        Ok(SyncClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token: None,
+        })
+    }
+
+    /// Uses a device token from an earlier sign-in.
+    pub fn with_token(mut self, token: String) -> SyncClient {
+        self.token = Some(token);
+        self
+    }
+
+    /// The device token, once signed in. Keep it in the encrypted store, nowhere else.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Signs in and keeps the device token.
+    pub async fn sign_in(
+        &mut self,
+        user: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<SignedIn, SyncError> {
+        let request = SignIn {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            device_name: device_name.to_owned(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/sign-in", self.base_url))
+            .json(&request)
+            .send()
+            .await
+            .map_err(network)?;
+        let body = read_ok(response).await?;
+        let signed_in: SignedIn = serde_json::from_slice(&body)
+            .map_err(|error| protocol::ProtocolError::Malformed(error.to_string()))?;
+        self.token = Some(signed_in.token.clone());
+        Ok(signed_in)
+    }
+
+    /// Syncs until nothing is left to push or pull. A revoked device wipes its store.
+    pub async fn sync(&self, store: &mut Store) -> Result<SyncReport, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        let mut report = SyncReport::default();
+        loop {
+            let mut pending = store.pending_pushes()?;
+            let pushes = take_pushes(&mut pending, MAX_PUSH_BYTES);
+            let request = SyncRequest {
+                cursor: store.sync_cursor()?,
+                pushes,
+            };
+            let body = protocol::encode(&request);
+            report.rounds += 1;
+            report.pushed += request.pushes.len();
+            report.bytes_sent += body.len();
+            let sent = self
+                .http
+                .post(format!("{}/v1/sync", self.base_url))
+                .bearer_auth(token)
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .body(body)
+                .send()
+                .await
+                .map_err(network);
+            let answer = match sent {
+                Ok(response) => read_ok(response).await,
+                Err(error) => Err(error),
+            };
+            let bytes = match answer {
+                Ok(bytes) => bytes,
+                Err(SyncError::Server { code, .. }) if code == DEVICE_REVOKED => {
+                    store.wipe()?;
+                    return Err(SyncError::Revoked);
+                }
+                Err(error) => return Err(error),
+            };
+            report.bytes_received += bytes.len();
+            let response: SyncResponse = protocol::decode(&bytes)?;
+            store.apply_sync_response(&response, Utc::now())?;
+            report.pulled += response.pulls.len();
+            report.purged += response.purge.len();
+            if !sync_again(&response, pending.len()) {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Syncs, retrying transient failures up to `attempts` times with `backoff`; `sleep`
+    /// waits (tokio's on native targets, the browser's on the web) and `random` feeds the
+    /// jitter.
+    pub async fn sync_with_retry<S, F>(
+        &self,
+        store: &mut Store,
+        backoff: &mut Backoff,
+        attempts: u32,
+        mut random: impl FnMut() -> u64,
+        sleep: S,
+    ) -> Result<SyncReport, SyncError>
+    where
+        S: Fn(Duration) -> F,
+        F: Future<Output = ()>,
+    {
+        loop {
+            match self.sync(store).await {
+                Ok(report) => {
+                    backoff.reset();
+                    return Ok(report);
+                }
+                Err(error) if error.is_transient() && backoff.failures() + 1 < attempts => {
+                    sleep(backoff.next_delay(random())).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+fn network(error: reqwest::Error) -> SyncError {
+    // reqwest's messages name the URL, never the body or headers: nothing confidential.
+    SyncError::Network(error.to_string())
+}
+
+async fn read_ok(response: reqwest::Response) -> Result<Vec<u8>, SyncError> {
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(network)?;
+    if status.is_success() {
+        return Ok(bytes.to_vec());
+    }
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => (body.error.code, body.error.message),
+        Err(_) => ("unknown".to_owned(), format!("HTTP {status}")),
+    };
+    Err(SyncError::Server {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}
