@@ -113,8 +113,7 @@ impl ServerProcess {
     pub fn kill(mut self) -> TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let data = std::mem::replace(&mut self.data, TempDir::new().expect("a temp dir"));
-        data
+        std::mem::replace(&mut self.data, TempDir::new().expect("a temp dir"))
     }
 
     /// Creates a team with users on it, each with the password `password-<user>`.
