@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -40,6 +40,7 @@ pub fn server_binary() -> PathBuf {
 pub struct ServerProcess {
     child: Child,
     data: TempDir,
+    log: Arc<Mutex<Vec<String>>>,
     /// Where it listens.
     pub address: SocketAddr,
 }
@@ -65,6 +66,8 @@ impl ServerProcess {
             .context("starting the sync server")?;
         let stderr = child.stderr.take().expect("piped");
         let (found, address) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stderr).lines() {
@@ -82,6 +85,7 @@ impl ServerProcess {
                 if std::env::var_os("DOORSTEP_TEST_SERVER_LOG").is_some() {
                     eprintln!("server: {line}");
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let address = address
@@ -90,6 +94,7 @@ impl ServerProcess {
         Ok(ServerProcess {
             child,
             data,
+            log,
             address,
         })
     }
@@ -97,6 +102,11 @@ impl ServerProcess {
     /// The base URL devices use.
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// The data folder.

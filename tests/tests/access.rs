@@ -1,0 +1,149 @@
+//! The access matrix: every authenticated endpoint refuses a missing, malformed, forged or
+//! revoked token, and no one reads or writes a case outside their team. No refusal carries
+//! note content, and nothing the server logs does.
+
+use chrono::Utc;
+use doorstep_shared::DocId;
+use doorstep_shared::document::{Edit, Occurrence};
+use doorstep_shared::model::RecordKind;
+use doorstep_shared::sync::http::SyncError;
+use doorstep_shared::sync::protocol::{self, CONTENT_TYPE, DocChanges, Heads, Push, SyncRequest};
+use doorstep_tests::{Device, ServerProcess};
+
+const CANARY: &str = "canary-pelican-harbour-1984";
+
+async fn post_sync(
+    server: &ServerProcess,
+    authorization: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/sync", server.url()))
+        .header("content-type", CONTENT_TYPE)
+        .body(body);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn tokens_and_teams_decide_who_reads_and_writes() {
+    let server = ServerProcess::start().unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    server.team("south", &[("zed", "worker")]).unwrap();
+    let mut amara = Device::sign_in(&server, "amara").await.unwrap();
+    let case = amara.store.create_case("North client", Utc::now()).unwrap();
+    let record = amara
+        .store
+        .create_record(
+            case,
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    amara
+        .store
+        .edit(record, &Edit::text("assessment", CANARY), Utc::now())
+        .unwrap();
+    amara.sync().await.unwrap();
+
+    // Tokens: none, malformed, forged, revoked.
+    let empty = protocol::encode(&SyncRequest::default());
+    let mut revoked = Device::sign_in(&server, "amara").await.unwrap();
+    revoked.sync().await.unwrap();
+    assert_eq!(revoked.store.caseload(Utc::now()).unwrap().len(), 1);
+    let revoked_token = format!("Bearer {}", revoked.client.token().unwrap());
+    server
+        .admin(&["admin", "device", "revoke", &revoked.device_id], "")
+        .unwrap();
+    let forged = format!("Bearer {}", "ab".repeat(32));
+    let cases: [(Option<&str>, &str); 5] = [
+        (None, "unauthenticated"),
+        (Some("Bearer"), "unauthenticated"),
+        (Some("Basic YW1hcmE6cGFzc3dvcmQ="), "unauthenticated"),
+        (Some(forged.as_str()), "unauthenticated"),
+        (Some(revoked_token.as_str()), "device_revoked"),
+    ];
+    for (authorization, code) in cases {
+        let (status, body) = post_sync(&server, authorization, empty.clone()).await;
+        assert_eq!(status, 401, "{authorization:?}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["error"]["code"], code, "{authorization:?}");
+        assert!(!body.contains(CANARY));
+    }
+
+    // The revoked device learns it at its next sync and wipes itself.
+    let outcome = revoked.client.sync(&mut revoked.store).await;
+    assert!(matches!(outcome, Err(SyncError::Revoked)), "{outcome:?}");
+    assert!(revoked.store.caseload(Utc::now()).unwrap().is_empty());
+
+    // Another team's worker neither reads the case...
+    let mut zed = Device::sign_in(&server, "zed").await.unwrap();
+    let report = zed.sync().await.unwrap();
+    assert_eq!(report.pulled, 0);
+    assert!(zed.store.caseload(Utc::now()).unwrap().is_empty());
+    let zed_token = format!("Bearer {}", zed.client.token().unwrap());
+    let (status, body) = post_sync(&server, Some(&zed_token), empty.clone()).await;
+    assert_eq!(status, 200);
+    assert!(!body.contains(CANARY));
+
+    // ...nor writes to it: a change to the record, pushed with their token, is refused.
+    let stolen = Push {
+        changes: DocChanges {
+            doc: DocId::Record(record),
+            case_id: case,
+            changes: amara.store.export(DocId::Record(record)).unwrap(),
+        },
+        heads: Heads::default(),
+    };
+    let request = SyncRequest {
+        pushes: vec![stolen],
+        ..SyncRequest::default()
+    };
+    let (status, body) = post_sync(&server, Some(&zed_token), protocol::encode(&request)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.contains(CANARY));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"],
+        "forbidden"
+    );
+
+    // Garbage in a sync body is refused whole, with a code.
+    let (status, body) = post_sync(&server, Some(&zed_token), b"\x01garbage".to_vec()).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = post_sync(&server, Some(&zed_token), b"\x07".to_vec()).await;
+    assert_eq!(status, 422);
+
+    // Nothing the server logged carries the note's words.
+    assert!(!server.log().contains(CANARY));
+    assert!(!server.log().contains(revoked.client.token().unwrap()));
+}
+
+#[tokio::test]
+async fn sign_in_refuses_wrong_passwords_and_slows_down_guessing() {
+    let server = ServerProcess::start().unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    let client = reqwest::Client::new();
+    let attempt = |password: &str| {
+        let body = serde_json::json!({"user": "amara", "password": password, "device_name": "x"});
+        client
+            .post(format!("{}/v1/sign-in", server.url()))
+            .json(&body)
+            .send()
+    };
+    let wrong = attempt("not the password").await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let json: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(json["error"]["code"], "bad_credentials");
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(attempt("still wrong").await.unwrap().status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(!server.log().contains("still wrong"));
+}
