@@ -99,6 +99,11 @@ impl ServerProcess {
         })
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The base URL devices use.
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
