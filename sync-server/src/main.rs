@@ -68,7 +68,16 @@ enum Admin {
     /// Devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Fold long change logs into snapshots now (`serve` also does it every ten minutes).
+    Compact {
+        /// Fold documents with at least this many log rows.
+        #[arg(long, default_value_t = COMPACT_MIN_ROWS)]
+        min_rows: usize,
+    },
 }
+
+/// A document's log is folded once it has this many rows.
+const COMPACT_MIN_ROWS: usize = 64;
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -203,6 +212,7 @@ fn serve(listen: SocketAddr, storage: Arc<dyn Storage>, limits: Limits) -> anyho
             .await
             .with_context(|| format!("listening on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "serving");
+        tokio::spawn(compact_periodically(storage.clone()));
         doorstep_sync_server::launch(listener, storage, &limits, shutdown_signal())
             .await
             .context("serving")
@@ -263,6 +273,10 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             storage.revoke_device(&device)?;
             println!("device {device} revoked");
         }
+        Admin::Compact { min_rows } => {
+            let folded = storage.compact(min_rows)?;
+            println!("compacted {folded} documents");
+        }
     }
     Ok(())
 }
@@ -279,6 +293,20 @@ fn read_password() -> anyhow::Result<String> {
         bail!("the password must have at least 8 characters");
     }
     Ok(password)
+}
+
+async fn compact_periodically(storage: Arc<dyn Storage>) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        interval.tick().await;
+        let storage = storage.clone();
+        match tokio::task::spawn_blocking(move || storage.compact(COMPACT_MIN_ROWS)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(folded)) => tracing::info!(folded, "compacted change logs"),
+            Ok(Err(error)) => tracing::error!(%error, "compaction failed"),
+            Err(error) => tracing::error!(%error, "compaction panicked"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

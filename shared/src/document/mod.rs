@@ -419,6 +419,14 @@ impl Document {
         }
     }
 
+    /// The case this document belongs to: the case itself, or the record's case.
+    pub fn case_id(&self) -> Result<CaseId, DocumentError> {
+        match self.doc_id()? {
+            DocId::Case(id) => Ok(id),
+            DocId::Record(_) => Ok(read_str(&self.doc, &ROOT, "case_id")?.parse()?),
+        }
+    }
+
     /// The underlying Automerge document, for sync and storage.
     pub fn automerge(&mut self) -> &mut AutoCommit {
         &mut self.doc

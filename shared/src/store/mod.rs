@@ -470,7 +470,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        insert_document(&tx, doc, case_id, &mut document)?;
+        insert_document(&tx, doc, case_id, &mut document, None)?;
         queries::reindex(&tx, doc, &document, now)?;
         tx.commit()?;
         self.open_docs.insert(doc, document);
@@ -503,17 +503,18 @@ fn append_changes(
     queries::reindex(tx, doc, document, now)
 }
 
+/// Stores a document new to this device: one made here as its first change(s), one received
+/// from elsewhere as the bytes it came in (`received`), which load back to the same document.
 fn insert_document(
     tx: &Transaction<'_>,
     doc: DocId,
     case_id: CaseId,
     document: &mut Document,
+    received: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    // A new document is stored as its first change(s), so it is written like any other
-    // change; a document received whole is stored as one snapshot.
     let mut changes = document.take_unsaved_changes();
-    if changes.is_empty() {
-        changes.push(document.save());
+    if let Some(received) = received {
+        changes.push(received.to_vec());
     }
     tx.execute(
         "INSERT INTO documents (doc_key, case_id, heads, change_count) VALUES (?1, ?2, ?3, ?4)",
@@ -556,10 +557,7 @@ fn load_document(conn: &Connection, doc: DocId) -> Result<Document, StoreError> 
 }
 
 fn case_of(document: &Document) -> Result<CaseId, StoreError> {
-    Ok(match document.doc_id()? {
-        DocId::Case(id) => id,
-        DocId::Record(_) => document.record()?.case_id,
-    })
+    Ok(document.case_id()?)
 }
 
 fn format_heads(heads: &[ChangeHash]) -> String {

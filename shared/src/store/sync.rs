@@ -228,9 +228,9 @@ fn merge_remote(
             )));
         }
         let case_id = case_of(&document)?;
-        insert_document(tx, doc, case_id, &mut document)?;
+        insert_document(tx, doc, case_id, &mut document, Some(bytes))?;
         queries::reindex(tx, doc, &document, now)?;
-        open_docs.insert(doc, document);
+        // Not kept in memory: a first sync brings thousands of documents nobody opened.
         return Ok(true);
     }
     let document = match open_docs.entry(doc) {

@@ -109,6 +109,13 @@ pub trait Storage: Send + Sync + 'static {
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError>;
     /// The changes after `from` for the cases `device`'s user may read, one page.
     fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError>;
+    /// Folds the change log of every document with at least `min_rows` log rows into one
+    /// snapshot row, in one transaction per document. Returns how many were folded.
+    ///
+    /// The snapshot takes the sequence number of the last row it replaces, so a device whose
+    /// cursor is before it receives the snapshot (which holds everything it lacked) and a
+    /// device past it receives nothing again.
+    fn compact(&self, min_rows: usize) -> Result<usize, StorageError>;
     /// Appends to the audit log.
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError>;
     /// The audit log, oldest first.

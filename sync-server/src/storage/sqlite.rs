@@ -593,6 +593,55 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn compact(&self, min_rows: usize) -> Result<usize, StorageError> {
+        let due: Vec<String> = {
+            let conn = self.conn();
+            let mut statement = conn
+                .prepare("SELECT doc_key FROM changes GROUP BY doc_key HAVING count(*) >= ?1")
+                .map_err(db)?;
+            let rows = statement
+                .query_map([min_rows as i64], |row| row.get(0))
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        for doc_key in &due {
+            // One document at a time, so devices' syncs interleave with a long compaction.
+            let mut conn = self.conn();
+            let tx = conn.transaction().map_err(db)?;
+            let rows: Vec<(i64, String, Vec<u8>)> = {
+                let mut statement = tx
+                    .prepare_cached(
+                        "SELECT seq, case_id, bytes FROM changes WHERE doc_key = ?1 ORDER BY seq",
+                    )
+                    .map_err(db)?;
+                let rows = statement
+                    .query_map([doc_key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)?
+            };
+            let Some((last_seq, case_id, _)) = rows.last().cloned() else {
+                continue;
+            };
+            let parts: Vec<&[u8]> = rows.iter().map(|(_, _, bytes)| bytes.as_slice()).collect();
+            let snapshot = doorstep_shared::document::Document::load(&[], &parts)
+                .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?
+                .save();
+            tx.execute(
+                "DELETE FROM changes WHERE doc_key = ?1 AND seq <= ?2",
+                params![doc_key, last_seq],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+                 VALUES (?1, ?2, ?3, '', ?4)",
+                params![last_seq, case_id, doc_key, snapshot],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(due.len())
+    }
+
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError> {
         self.conn()
             .execute(

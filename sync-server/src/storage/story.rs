@@ -15,6 +15,7 @@ struct Phone {
     _dir: TempDir,
     store: Store,
     device: Device,
+    token_hash: Vec<u8>,
 }
 
 fn user(name: &str) -> UserId {
@@ -25,7 +26,7 @@ fn phone(storage: &dyn Storage, name: &str) -> Phone {
     let dir = TempDir::new().unwrap();
     let mut store = Store::open(dir.path().join("phone.db"), &Passphrase::new("pass")).unwrap();
     store.sign_in(user(name)).unwrap();
-    let token_hash = format!("token of {name}").into_bytes();
+    let token_hash = format!("token of {name} {}", uuid::Uuid::new_v4()).into_bytes();
     let id = storage
         .create_device(&user(name), "phone", &token_hash)
         .unwrap();
@@ -38,6 +39,7 @@ fn phone(storage: &dyn Storage, name: &str) -> Phone {
         _dir: dir,
         store,
         device,
+        token_hash,
     }
 }
 
@@ -171,6 +173,18 @@ pub fn story(storage: &dyn Storage) {
     sync(storage, &mut grace).unwrap();
     assert_eq!(grace.store.history(record).unwrap().len(), before);
 
+    // Compaction folds the record's log; a device that has nothing yet still gets it all,
+    // and one that has it all gets nothing again.
+    let mut late = phone(storage, "amara");
+    assert!(storage.compact(2).unwrap() >= 1);
+    assert_eq!(storage.compact(2).unwrap(), 0, "nothing left to fold");
+    sync(storage, &mut late).unwrap();
+    assert_eq!(plan(&mut late.store, record), merged);
+    let before = grace.store.history(record).unwrap().len();
+    sync(storage, &mut grace).unwrap();
+    assert_eq!(grace.store.history(record).unwrap().len(), before);
+    assert_eq!(plan(&mut grace.store, record), merged);
+
     // Ben has synced before; when he joins the team, his next sync brings the whole case.
     sync(storage, &mut ben).unwrap();
     assert!(case_ids(&ben.store).is_empty());
@@ -203,14 +217,8 @@ pub fn story(storage: &dyn Storage) {
 
     // Revocation.
     storage.revoke_device(&zed.device.id).unwrap();
-    let token_hash = b"token of zed".to_vec();
-    assert!(
-        storage
-            .device_by_token(&token_hash)
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    let revoked = storage.device_by_token(&zed.token_hash).unwrap().unwrap();
+    assert!(revoked.revoked);
     assert!(storage.device_by_token(b"no such token").unwrap().is_none());
 
     let users = storage.list_users().unwrap();
@@ -219,7 +227,7 @@ pub fn story(storage: &dyn Storage) {
         .find(|row| row.user.as_str() == "amara")
         .unwrap();
     assert_eq!(amara_row.teams, ["north"]);
-    assert_eq!(amara_row.active_devices, 1);
+    assert_eq!(amara_row.active_devices, 2);
 }
 
 /// Everything Amara's store holds of the case, as pushes (acknowledged or not).
