@@ -4,7 +4,7 @@
 //! it, so a list never disagrees with the record it lists.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError, parse_doc_key};
 use crate::document::{Document, IndexedContent};
@@ -217,11 +217,32 @@ pub(super) fn reindex(
             record.case_id
         }
     };
-    tx.execute("DELETE FROM search WHERE doc_key = ?1", [doc.key()])?;
-    tx.execute(
-        "INSERT INTO search (doc_key, case_id, body) VALUES (?1, ?2, ?3)",
-        params![doc.key(), case_id.to_string(), view.text],
-    )?;
+    let row_id: Option<i64> = tx
+        .query_row(
+            "SELECT row_id FROM search_rows WHERE doc_key = ?1",
+            [doc.key()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match row_id {
+        Some(row_id) => {
+            tx.execute("DELETE FROM search WHERE rowid = ?1", [row_id])?;
+            tx.execute(
+                "INSERT INTO search (rowid, doc_key, case_id, body) VALUES (?1, ?2, ?3, ?4)",
+                params![row_id, doc.key(), case_id.to_string(), view.text],
+            )?;
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO search (doc_key, case_id, body) VALUES (?1, ?2, ?3)",
+                params![doc.key(), case_id.to_string(), view.text],
+            )?;
+            tx.execute(
+                "INSERT INTO search_rows (doc_key, row_id) VALUES (?1, ?2)",
+                params![doc.key(), tx.last_insert_rowid()],
+            )?;
+        }
+    }
     Ok(())
 }
 

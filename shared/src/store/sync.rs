@@ -180,7 +180,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "DELETE FROM changes; DELETE FROM documents; DELETE FROM cases;
-             DELETE FROM records; DELETE FROM search;
+             DELETE FROM records; DELETE FROM search; DELETE FROM search_rows;
              DELETE FROM settings WHERE key = 'sync_cursor';",
         )?;
         tx.commit()?;
@@ -249,7 +249,16 @@ fn merge_remote(
 
 fn purge_case(tx: &Transaction<'_>, case: CaseId) -> Result<(), StoreError> {
     let case = case.to_string();
-    tx.execute("DELETE FROM search WHERE case_id = ?1", [&case])?;
+    tx.execute(
+        "DELETE FROM search WHERE rowid IN (SELECT s.row_id FROM search_rows s
+             JOIN documents d ON d.doc_key = s.doc_key WHERE d.case_id = ?1)",
+        [&case],
+    )?;
+    tx.execute(
+        "DELETE FROM search_rows WHERE doc_key IN
+             (SELECT doc_key FROM documents WHERE case_id = ?1)",
+        [&case],
+    )?;
     tx.execute("DELETE FROM records WHERE case_id = ?1", [&case])?;
     tx.execute("DELETE FROM cases WHERE case_id = ?1", [&case])?;
     tx.execute(
