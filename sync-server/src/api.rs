@@ -13,11 +13,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use doorstep_shared::UserId;
+use std::collections::BTreeSet;
+
 use doorstep_shared::sync::protocol::{
     self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, SignIn, SignedIn, SyncRequest,
 };
 use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::{CaseId, UserId};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -314,6 +316,7 @@ async fn sync(
     let pusher = device.clone();
     let pushes = request.pushes;
     let pushed = pushes.len();
+    let written: BTreeSet<CaseId> = pushes.iter().map(|push| push.changes.case_id).collect();
     let acks = match blocking(move || storage.push(&pusher, &pushes)).await {
         Ok(acks) => acks,
         Err(error) => {
@@ -343,12 +346,44 @@ async fn sync(
         response.purge.len(),
         response.more
     );
-    audit(&state, Some(device.user), Some(device.id), "sync", &detail).await;
+    let read: BTreeSet<CaseId> = response.pulls.iter().map(|pull| pull.case_id).collect();
+    let mut entries = vec![entry(&device, None, "sync", &detail)];
+    entries.extend(
+        written
+            .into_iter()
+            .map(|case| entry(&device, Some(case), "write", "")),
+    );
+    entries.extend(
+        read.into_iter()
+            .map(|case| entry(&device, Some(case), "read", "")),
+    );
+    entries.extend(
+        response
+            .purge
+            .iter()
+            .map(|case| entry(&device, Some(*case), "purge", "")),
+    );
+    let storage = state.storage.clone();
+    if let Err(error) =
+        blocking(move || entries.into_iter().try_for_each(|e| storage.audit(e))).await
+    {
+        tracing::error!(?error, "writing the audit log failed");
+    }
     Ok((
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         protocol::encode(&response),
     )
         .into_response())
+}
+
+fn entry(device: &Device, case: Option<CaseId>, action: &str, detail: &str) -> AuditEntry {
+    AuditEntry {
+        user: Some(device.user.clone()),
+        device: Some(device.id.clone()),
+        case,
+        action: action.to_owned(),
+        detail: detail.to_owned(),
+    }
 }
 
 /// Writes an audit entry; a failure to audit is logged, and does not fail the request.

@@ -101,6 +101,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_with_413() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        let user: doorstep_shared::UserId = "amara".parse().unwrap();
+        storage.create_user(&user, "hash").unwrap();
+        let (token, hash) = crate::auth::new_token().unwrap();
+        storage.create_device(&user, "phone", &hash).unwrap();
+        let limits = Limits {
+            max_body_bytes: 1024,
+            ..Limits::default()
+        };
+        let app = router(Arc::new(storage), &limits);
+        let request = Request::post("/v1/sync")
+            .header("authorization", format!("Bearer {token}"))
+            .header(
+                "content-type",
+                doorstep_shared::sync::protocol::CONTENT_TYPE,
+            )
+            .body(Body::from(vec![1u8; 4096]))
+            .unwrap();
+        let (status, json) = call(app, request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(json["error"]["code"], "too_large");
+    }
+
+    #[tokio::test]
     async fn errors_are_json_with_a_code() {
         let (_dir, app) = app();
         let (status, json) = call(

@@ -68,6 +68,8 @@ enum Admin {
     /// Devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Print the audit log: who, from which device, which case, what, when (UTC).
+    Audit,
     /// Fold long change logs into snapshots now (`serve` also does it every ten minutes).
     Compact {
         /// Fold documents with at least this many log rows.
@@ -272,6 +274,19 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
         Admin::Device(DeviceCommand::Revoke { device }) => {
             storage.revoke_device(&device)?;
             println!("device {device} revoked");
+        }
+        Admin::Audit => {
+            let dash = || "-".to_owned();
+            for (at, entry) in storage.audit_log()? {
+                println!(
+                    "{at}\t{}\t{}\t{}\t{}\t{}",
+                    entry.user.map(|user| user.to_string()).unwrap_or_else(dash),
+                    entry.device.unwrap_or_else(dash),
+                    entry.case.map(|case| case.to_string()).unwrap_or_else(dash),
+                    entry.action,
+                    entry.detail
+                );
+            }
         }
         Admin::Compact { min_rows } => {
             let folded = storage.compact(min_rows)?;

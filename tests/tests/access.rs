@@ -119,6 +119,28 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
     let (status, _) = post_sync(&server, Some(&zed_token), b"\x07".to_vec()).await;
     assert_eq!(status, 422);
 
+    // The audit log says who wrote and read the case, and who was refused, in UTC.
+    let audit = server.admin(&["admin", "audit"], "").unwrap();
+    let case_id = case.to_string();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\tamara\t") && l.contains(&case_id) && l.contains("\twrite\t"))
+    );
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\tzed\t") && l.contains("push_refused\tforbidden"))
+    );
+    assert!(audit.lines().any(|l| l.contains("refused\tdevice_revoked")));
+    assert!(
+        audit
+            .lines()
+            .all(|l| l.split('\t').next().unwrap().ends_with('Z')),
+        "UTC times"
+    );
+    assert!(!audit.contains(CANARY));
+
     // Nothing the server logged carries the note's words.
     assert!(!server.log().contains(CANARY));
     assert!(!server.log().contains(revoked.client.token().unwrap()));
