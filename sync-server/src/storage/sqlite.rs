@@ -144,29 +144,19 @@ fn recompute_access(tx: &Transaction<'_>, user: &str) -> Result<(), StorageError
     )?;
     let current: BTreeSet<String> =
         strings(tx, "SELECT case_id FROM access WHERE user_id = ?1", user)?;
-    for case in desired.difference(&current) {
+    let grants = desired.difference(&current).map(|case| (case, true));
+    let revocations = current.difference(&desired).map(|case| (case, false));
+    for (case, granted) in grants.chain(revocations) {
         let seq = next_seq(tx)?;
+        let change = if granted {
+            "INSERT INTO access (user_id, case_id) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM access WHERE user_id = ?1 AND case_id = ?2"
+        };
+        tx.execute(change, params![user, case]).map_err(db)?;
         tx.execute(
-            "INSERT INTO access (user_id, case_id) VALUES (?1, ?2)",
-            params![user, case],
-        )
-        .map_err(db)?;
-        tx.execute(
-            "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, 1)",
-            params![seq, user, case],
-        )
-        .map_err(db)?;
-    }
-    for case in current.difference(&desired) {
-        let seq = next_seq(tx)?;
-        tx.execute(
-            "DELETE FROM access WHERE user_id = ?1 AND case_id = ?2",
-            params![user, case],
-        )
-        .map_err(db)?;
-        tx.execute(
-            "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, 0)",
-            params![seq, user, case],
+            "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, ?4)",
+            params![seq, user, case, granted],
         )
         .map_err(db)?;
     }
