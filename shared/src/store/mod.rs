@@ -110,6 +110,9 @@ impl Store {
         if cipher.is_none_or(|version| version.is_empty()) {
             return Err(StoreError::NotEncrypted);
         }
+        // SQLCipher would print its own line to stderr for a wrong key; the error returned
+        // below says it in the app's words.
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
         conn.execute_batch(&key_pragma)?;
         drop(key_pragma);
         // The first read decrypts page 1; a wrong key fails here, before anything is written.
