@@ -3,6 +3,7 @@
 //! Methods are blocking; the HTTP layer calls them on tokio's blocking pool. Each method that
 //! changes something does it in one transaction.
 
+pub mod log;
 pub mod sqlite;
 #[cfg(test)]
 mod story;

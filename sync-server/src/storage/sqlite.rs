@@ -4,18 +4,18 @@
 //! lock across a push's transaction also means change-log sequence numbers are handed out in
 //! the order their transactions commit, so a reader can never skip one that commits late.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{SecondsFormat, Utc};
-use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, SyncResponse};
-use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
-use doorstep_shared::{CaseId, DocId, UserId};
+use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
+use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::{CaseId, UserId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::log::{self, LogRow, LogTx};
 use super::{AuditEntry, Device, Storage, StorageError, TeamRole, UserSummary};
-use crate::validate::check_push;
 
 const MIGRATIONS: &[&str] = &[r#"
     CREATE TABLE users (
@@ -125,57 +125,210 @@ impl SqliteStorage {
     }
 }
 
-fn next_seq(tx: &Transaction<'_>) -> Result<i64, StorageError> {
-    tx.query_row(
-        "UPDATE log_clock SET seq = seq + 1 RETURNING seq",
-        [],
-        |row| row.get(0),
-    )
-    .map_err(db)
+/// The log's view of a SQLite transaction.
+struct SqliteLog<'a, 'c>(&'a Transaction<'c>);
+
+impl SqliteLog<'_, '_> {
+    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool, StorageError> {
+        Ok(self
+            .0
+            .query_row(sql, params, |_| Ok(()))
+            .optional()
+            .map_err(db)?
+            .is_some())
+    }
+
+    fn strings(&self, sql: &str, param: &str) -> Result<BTreeSet<String>, StorageError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(db)?;
+        let rows = statement.query_map([param], |row| row.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
 }
 
-/// Brings `user`'s access in line with their teams, logging each grant and revocation.
-fn recompute_access(tx: &Transaction<'_>, user: &str) -> Result<(), StorageError> {
-    let desired: BTreeSet<String> = strings(
-        tx,
-        "SELECT c.case_id FROM cases c JOIN team_members m ON m.team = c.team
-         WHERE m.user_id = ?1",
-        user,
-    )?;
-    let current: BTreeSet<String> =
-        strings(tx, "SELECT case_id FROM access WHERE user_id = ?1", user)?;
-    let grants = desired.difference(&current).map(|case| (case, true));
-    let revocations = current.difference(&desired).map(|case| (case, false));
-    for (case, granted) in grants.chain(revocations) {
-        let seq = next_seq(tx)?;
+impl LogTx for SqliteLog<'_, '_> {
+    fn case_exists(&mut self, case: &str) -> Result<bool, StorageError> {
+        self.exists("SELECT 1 FROM cases WHERE case_id = ?1", [case])
+    }
+
+    fn may_read(&mut self, user: &str, case: &str) -> Result<bool, StorageError> {
+        self.exists(
+            "SELECT 1 FROM access WHERE user_id = ?1 AND case_id = ?2",
+            params![user, case],
+        )
+    }
+
+    fn first_team(&mut self, user: &str) -> Result<Option<String>, StorageError> {
+        self.0
+            .query_row(
+                "SELECT team FROM team_members WHERE user_id = ?1 ORDER BY team LIMIT 1",
+                [user],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError> {
+        self.0
+            .execute(
+                "INSERT INTO cases (case_id, team) VALUES (?1, ?2)",
+                params![case, team],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn team_members(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings("SELECT user_id FROM team_members WHERE team = ?1", team)
+    }
+
+    fn cases_of_teams_of(&mut self, user: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings(
+            "SELECT c.case_id FROM cases c JOIN team_members m ON m.team = c.team
+             WHERE m.user_id = ?1",
+            user,
+        )
+    }
+
+    fn readable_cases(&mut self, user: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings("SELECT case_id FROM access WHERE user_id = ?1", user)
+    }
+
+    fn set_access(
+        &mut self,
+        user: &str,
+        case: &str,
+        granted: bool,
+        seq: i64,
+    ) -> Result<(), StorageError> {
         let change = if granted {
             "INSERT INTO access (user_id, case_id) VALUES (?1, ?2)"
         } else {
             "DELETE FROM access WHERE user_id = ?1 AND case_id = ?2"
         };
-        tx.execute(change, params![user, case]).map_err(db)?;
-        tx.execute(
-            "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, ?4)",
-            params![seq, user, case, granted],
-        )
-        .map_err(db)?;
+        self.0.execute(change, params![user, case]).map_err(db)?;
+        self.0
+            .execute(
+                "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, ?4)",
+                params![seq, user, case, granted],
+            )
+            .map_err(db)?;
+        Ok(())
     }
-    Ok(())
-}
 
-fn strings(tx: &Connection, sql: &str, param: &str) -> Result<BTreeSet<String>, StorageError> {
-    let mut statement = tx.prepare_cached(sql).map_err(db)?;
-    let rows = statement.query_map([param], |row| row.get(0)).map_err(db)?;
-    rows.collect::<Result<_, _>>().map_err(db)
-}
+    fn next_seq(&mut self) -> Result<i64, StorageError> {
+        self.0
+            .query_row(
+                "UPDATE log_clock SET seq = seq + 1 RETURNING seq",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db)
+    }
 
-fn team_members(tx: &Connection, team: &str) -> Result<BTreeSet<String>, StorageError> {
-    strings(tx, "SELECT user_id FROM team_members WHERE team = ?1", team)
-}
+    fn latest_seq(&mut self) -> Result<i64, StorageError> {
+        self.0
+            .query_row("SELECT seq FROM log_clock", [], |row| row.get(0))
+            .map_err(db)
+    }
 
-fn parse_case(text: &str) -> Result<CaseId, StorageError> {
-    text.parse()
-        .map_err(|_| StorageError::Database(format!("bad case id {text:?}")))
+    fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut statement = self
+            .0
+            .prepare_cached("SELECT bytes FROM changes WHERE doc_key = ?1 ORDER BY seq")
+            .map_err(db)?;
+        let rows = statement
+            .query_map([doc_key], |row| row.get(0))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn append_change(
+        &mut self,
+        seq: i64,
+        case: &str,
+        doc_key: &str,
+        device: &str,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        self.0
+            .execute(
+                "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![seq, case, doc_key, device, bytes],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn visit_changes_after(
+        &mut self,
+        from: i64,
+        device: &str,
+        user: &str,
+        visit: &mut dyn FnMut(LogRow) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut statement = self
+            .0
+            .prepare_cached(
+                "SELECT seq, case_id, doc_key, bytes FROM changes
+                 WHERE seq > ?1 AND device_id != ?2
+                   AND case_id IN (SELECT case_id FROM access WHERE user_id = ?3)
+                 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let mut rows = statement.query(params![from, device, user]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let row = LogRow {
+                seq: row.get(0).map_err(db)?,
+                case_id: row.get(1).map_err(db)?,
+                doc_key: row.get(2).map_err(db)?,
+                bytes: row.get(3).map_err(db)?,
+            };
+            if !visit(row)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn access_events(
+        &mut self,
+        user: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, bool)>, StorageError> {
+        let mut statement = self
+            .0
+            .prepare_cached(
+                "SELECT case_id, granted FROM access_log
+                 WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![user, from, to], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn case_changes_upto(
+        &mut self,
+        case: &str,
+        upto: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let mut statement = self
+            .0
+            .prepare_cached(
+                "SELECT doc_key, bytes FROM changes WHERE case_id = ?1 AND seq <= ?2 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![case, upto], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
 }
 
 impl Storage for SqliteStorage {
@@ -341,7 +494,7 @@ impl Storage for SqliteStorage {
                 _ => db(error),
             });
         }
-        recompute_access(&tx, user.as_str())?;
+        log::recompute_access(&mut SqliteLog(&tx), user.as_str())?;
         tx.commit().map_err(db)
     }
 
@@ -357,7 +510,7 @@ impl Storage for SqliteStorage {
         if removed == 0 {
             return Err(StorageError::NotFound(format!("{user} on team {team}")));
         }
-        recompute_access(&tx, user.as_str())?;
+        log::recompute_access(&mut SqliteLog(&tx), user.as_str())?;
         tx.commit().map_err(db)
     }
 
@@ -387,12 +540,10 @@ impl Storage for SqliteStorage {
             params![case.to_string(), team],
         )
         .map_err(db)?;
-        let mut affected = team_members(&tx, team)?;
+        let mut log = SqliteLog(&tx);
+        log::recompute_team(&mut log, team)?;
         if let Some(previous) = previous {
-            affected.extend(team_members(&tx, &previous)?);
-        }
-        for user in affected {
-            recompute_access(&tx, &user)?;
+            log::recompute_team(&mut log, &previous)?;
         }
         tx.commit().map_err(db)
     }
@@ -400,83 +551,7 @@ impl Storage for SqliteStorage {
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
-        let user = device.user.as_str();
-        // A new case's own document first: the records pushed with it need it to exist.
-        let mut ordered: Vec<&Push> = pushes.iter().collect();
-        ordered.sort_by_key(|push| !matches!(push.changes.doc, DocId::Case(_)));
-        let mut acks = Vec::with_capacity(pushes.len());
-        for push in ordered {
-            let case = push.changes.case_id;
-            let case_key = case.to_string();
-            let known: bool = tx
-                .query_row(
-                    "SELECT 1 FROM cases WHERE case_id = ?1",
-                    [&case_key],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(db)?
-                .is_some();
-            if known {
-                let readable = tx
-                    .query_row(
-                        "SELECT 1 FROM access WHERE user_id = ?1 AND case_id = ?2",
-                        params![user, case_key],
-                        |_| Ok(()),
-                    )
-                    .optional()
-                    .map_err(db)?
-                    .is_some();
-                if !readable {
-                    return Err(StorageError::Forbidden(case));
-                }
-            } else {
-                if push.changes.doc != DocId::Case(case) {
-                    return Err(StorageError::Forbidden(case));
-                }
-                let team: String = tx
-                    .query_row(
-                        "SELECT team FROM team_members WHERE user_id = ?1 ORDER BY team LIMIT 1",
-                        [user],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(db)?
-                    .ok_or_else(|| StorageError::NoTeam(device.user.clone()))?;
-                tx.execute(
-                    "INSERT INTO cases (case_id, team) VALUES (?1, ?2)",
-                    params![case_key, team],
-                )
-                .map_err(db)?;
-                for member in team_members(&tx, &team)? {
-                    recompute_access(&tx, &member)?;
-                }
-            }
-            let doc_key = push.changes.doc.key();
-            let log: Vec<Vec<u8>> = {
-                let mut statement = tx
-                    .prepare_cached("SELECT bytes FROM changes WHERE doc_key = ?1 ORDER BY seq")
-                    .map_err(db)?;
-                let rows = statement
-                    .query_map([&doc_key], |row| row.get(0))
-                    .map_err(db)?;
-                rows.collect::<Result<_, _>>().map_err(db)?
-            };
-            let accepted = check_push(&log, push)?;
-            if !accepted.new_changes.is_empty() {
-                let seq = next_seq(&tx)?;
-                tx.execute(
-                    "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![seq, case_key, doc_key, device.id, accepted.new_changes],
-                )
-                .map_err(db)?;
-            }
-            acks.push(Ack {
-                doc: push.changes.doc,
-                heads: push.heads.clone(),
-            });
-        }
+        let acks = log::push(&mut SqliteLog(&tx), device, pushes)?;
         tx.commit().map_err(db)?;
         Ok(acks)
     }
@@ -484,103 +559,7 @@ impl Storage for SqliteStorage {
     fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
-        let user = device.user.as_str();
-        let from_seq = i64::try_from(from.seq).unwrap_or(i64::MAX);
-        let latest: i64 = tx
-            .query_row("SELECT seq FROM log_clock", [], |row| row.get(0))
-            .map_err(db)?;
-
-        let mut pulls: Vec<DocChanges> = Vec::new();
-        let mut budget = PageBudget::new(PAGE_BYTES);
-        let mut more = false;
-        let mut horizon = latest;
-        {
-            let mut statement = tx
-                .prepare_cached(
-                    "SELECT seq, case_id, doc_key, bytes FROM changes
-                     WHERE seq > ?1 AND device_id != ?2
-                       AND case_id IN (SELECT case_id FROM access WHERE user_id = ?3)
-                     ORDER BY seq",
-                )
-                .map_err(db)?;
-            let mut rows = statement
-                .query(params![from_seq, device.id, user])
-                .map_err(db)?;
-            let mut last_admitted = from_seq;
-            while let Some(row) = rows.next().map_err(db)? {
-                let bytes: Vec<u8> = row.get(3).map_err(db)?;
-                if !budget.admit(bytes.len()) {
-                    more = true;
-                    horizon = last_admitted;
-                    break;
-                }
-                last_admitted = row.get(0).map_err(db)?;
-                let case_id = parse_case(&row.get::<_, String>(1).map_err(db)?)?;
-                let doc_key: String = row.get(2).map_err(db)?;
-                append_pull(&mut pulls, &doc_key, case_id, bytes)?;
-            }
-        }
-
-        // Grants and revocations the device has not seen, up to where this page ends.
-        let readable: HashSet<String> =
-            strings(&tx, "SELECT case_id FROM access WHERE user_id = ?1", user)?
-                .into_iter()
-                .collect();
-        let mut events = tx
-            .prepare_cached(
-                "SELECT case_id, granted FROM access_log
-                 WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
-            )
-            .map_err(db)?;
-        let events: Vec<(String, bool)> = events
-            .query_map(params![user, from_seq, horizon], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)?;
-        let mut catch_up = BTreeSet::new();
-        let mut purge = BTreeSet::new();
-        for (case, granted) in events {
-            if granted && readable.contains(&case) {
-                catch_up.insert(case);
-            } else if !granted && !readable.contains(&case) {
-                purge.insert(case);
-            }
-        }
-        // A case newly readable: everything of it from before the cursor, ahead of the page.
-        let mut earlier = Vec::new();
-        for case in &catch_up {
-            let mut statement = tx
-                .prepare_cached(
-                    "SELECT doc_key, bytes FROM changes WHERE case_id = ?1 AND seq <= ?2 ORDER BY seq",
-                )
-                .map_err(db)?;
-            let mut rows = statement.query(params![case, from_seq]).map_err(db)?;
-            let case_id = parse_case(case)?;
-            while let Some(row) = rows.next().map_err(db)? {
-                append_pull(
-                    &mut earlier,
-                    &row.get::<_, String>(0).map_err(db)?,
-                    case_id,
-                    row.get(1).map_err(db)?,
-                )?;
-            }
-        }
-        earlier.extend(pulls);
-        Ok(SyncResponse {
-            acks: Vec::new(),
-            pulls: earlier,
-            cursor: LogPosition {
-                seq: u64::try_from(horizon).unwrap_or_default(),
-            }
-            .to_cursor(),
-            more,
-            purge: purge
-                .iter()
-                .map(|case| parse_case(case))
-                .collect::<Result<_, _>>()?,
-        })
+        log::pull(&mut SqliteLog(&tx), device, from)
     }
 
     fn compact(&self, min_rows: usize) -> Result<usize, StorageError> {
@@ -685,28 +664,6 @@ impl Storage for SqliteStorage {
         }
         Ok(entries)
     }
-}
-
-/// Adds a log row to the pulls, joining it to the previous entry if it is the same document
-/// (changes of one document in log order concatenate into a valid sequence).
-fn append_pull(
-    pulls: &mut Vec<DocChanges>,
-    doc_key: &str,
-    case_id: CaseId,
-    bytes: Vec<u8>,
-) -> Result<(), StorageError> {
-    let doc: DocId = doc_key
-        .parse()
-        .map_err(|_| StorageError::Database(format!("bad document key {doc_key:?}")))?;
-    match pulls.last_mut() {
-        Some(last) if last.doc == doc => last.changes.extend_from_slice(&bytes),
-        _ => pulls.push(DocChanges {
-            doc,
-            case_id,
-            changes: bytes,
-        }),
-    }
-    Ok(())
 }
 
 #[cfg(test)]

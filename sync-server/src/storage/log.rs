@@ -1,0 +1,249 @@
+//! The sync algorithms over the change log, written once for every backend.
+//!
+//! A backend implements [`LogTx`], the handful of reads and writes the algorithms need,
+//! inside one of its transactions; [`push`], [`pull`] and [`recompute_access`] do the rest.
+
+use std::collections::BTreeSet;
+
+use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, SyncResponse};
+use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
+use doorstep_shared::{CaseId, DocId};
+
+use super::{Device, StorageError};
+use crate::validate::check_push;
+
+/// One row of the change log, as a page reads it.
+#[derive(Debug)]
+pub struct LogRow {
+    /// Its sequence number.
+    pub seq: i64,
+    /// Its case.
+    pub case_id: String,
+    /// Its document.
+    pub doc_key: String,
+    /// The changes.
+    pub bytes: Vec<u8>,
+}
+
+/// What the algorithms need of a backend, all inside one transaction.
+pub trait LogTx {
+    /// Whether the server knows the case.
+    fn case_exists(&mut self, case: &str) -> Result<bool, StorageError>;
+    /// Whether `user` may read `case` now.
+    fn may_read(&mut self, user: &str, case: &str) -> Result<bool, StorageError>;
+    /// The user's first team by name, where their new cases go.
+    fn first_team(&mut self, user: &str) -> Result<Option<String>, StorageError>;
+    /// Records a new case in a team's care.
+    fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError>;
+    /// The members of a team.
+    fn team_members(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError>;
+    /// The cases the user's teams hold.
+    fn cases_of_teams_of(&mut self, user: &str) -> Result<BTreeSet<String>, StorageError>;
+    /// The cases the user may read, as recorded.
+    fn readable_cases(&mut self, user: &str) -> Result<BTreeSet<String>, StorageError>;
+    /// Grants or revokes, and logs it at `seq`.
+    fn set_access(
+        &mut self,
+        user: &str,
+        case: &str,
+        granted: bool,
+        seq: i64,
+    ) -> Result<(), StorageError>;
+    /// The next sequence number of the log. Backends hand them out so that transactions
+    /// commit in the order of their numbers (a lock held to commit).
+    fn next_seq(&mut self) -> Result<i64, StorageError>;
+    /// The last sequence number handed out.
+    fn latest_seq(&mut self) -> Result<i64, StorageError>;
+    /// A document's log rows' bytes, in order.
+    fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Appends a row to the log.
+    fn append_change(
+        &mut self,
+        seq: i64,
+        case: &str,
+        doc_key: &str,
+        device: &str,
+        bytes: &[u8],
+    ) -> Result<(), StorageError>;
+    /// Visits, in order, the rows after `from` of the cases `user` may read that `device`
+    /// did not write, until `visit` returns false.
+    fn visit_changes_after(
+        &mut self,
+        from: i64,
+        device: &str,
+        user: &str,
+        visit: &mut dyn FnMut(LogRow) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError>;
+    /// The user's grants (`true`) and revocations in `(from, to]`, in order.
+    fn access_events(
+        &mut self,
+        user: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, bool)>, StorageError>;
+    /// A case's rows up to `upto`, in order, as (document, bytes).
+    fn case_changes_upto(
+        &mut self,
+        case: &str,
+        upto: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+}
+
+/// Brings `user`'s access in line with their teams, logging each grant and revocation on
+/// the log's clock, so that a device's cursor also says which of them it has seen.
+pub fn recompute_access(tx: &mut impl LogTx, user: &str) -> Result<(), StorageError> {
+    let desired = tx.cases_of_teams_of(user)?;
+    let current = tx.readable_cases(user)?;
+    let grants = desired.difference(&current).map(|case| (case, true));
+    let revocations = current.difference(&desired).map(|case| (case, false));
+    for (case, granted) in grants.chain(revocations) {
+        let seq = tx.next_seq()?;
+        tx.set_access(user, case, granted, seq)?;
+    }
+    Ok(())
+}
+
+/// Recomputes access for every member of a team.
+pub fn recompute_team(tx: &mut impl LogTx, team: &str) -> Result<(), StorageError> {
+    for member in tx.team_members(team)? {
+        recompute_access(tx, &member)?;
+    }
+    Ok(())
+}
+
+/// Validates and stores a device's pushes; the caller commits only if this succeeds.
+pub fn push(
+    tx: &mut impl LogTx,
+    device: &Device,
+    pushes: &[Push],
+) -> Result<Vec<Ack>, StorageError> {
+    let user = device.user.as_str();
+    // A new case's own document first: the records pushed with it need it to exist.
+    let mut ordered: Vec<&Push> = pushes.iter().collect();
+    ordered.sort_by_key(|push| !matches!(push.changes.doc, DocId::Case(_)));
+    let mut acks = Vec::with_capacity(pushes.len());
+    for push in ordered {
+        let case = push.changes.case_id;
+        let case_key = case.to_string();
+        if tx.case_exists(&case_key)? {
+            if !tx.may_read(user, &case_key)? {
+                return Err(StorageError::Forbidden(case));
+            }
+        } else {
+            // Only a case's own document opens a case the server does not know.
+            if push.changes.doc != DocId::Case(case) {
+                return Err(StorageError::Forbidden(case));
+            }
+            let team = tx
+                .first_team(user)?
+                .ok_or_else(|| StorageError::NoTeam(device.user.clone()))?;
+            tx.insert_case(&case_key, &team)?;
+            recompute_team(tx, &team)?;
+        }
+        let doc_key = push.changes.doc.key();
+        let accepted = check_push(&tx.doc_log(&doc_key)?, push)?;
+        if !accepted.new_changes.is_empty() {
+            let seq = tx.next_seq()?;
+            tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
+        }
+        acks.push(Ack {
+            doc: push.changes.doc,
+            heads: push.heads.clone(),
+        });
+    }
+    Ok(acks)
+}
+
+/// A page of what the device lacks after `from`, with the cases to purge.
+pub fn pull(
+    tx: &mut impl LogTx,
+    device: &Device,
+    from: LogPosition,
+) -> Result<SyncResponse, StorageError> {
+    let user = device.user.as_str();
+    let from_seq = i64::try_from(from.seq).unwrap_or(i64::MAX);
+    let latest = tx.latest_seq()?;
+
+    let mut pulls: Vec<DocChanges> = Vec::new();
+    let mut budget = PageBudget::new(PAGE_BYTES);
+    let mut more = false;
+    let mut last_admitted = from_seq;
+    tx.visit_changes_after(from_seq, &device.id, user, &mut |row| {
+        if !budget.admit(row.bytes.len()) {
+            more = true;
+            return Ok(false);
+        }
+        last_admitted = row.seq;
+        append_pull(
+            &mut pulls,
+            &row.doc_key,
+            parse_case(&row.case_id)?,
+            row.bytes,
+        )?;
+        Ok(true)
+    })?;
+    // The page ends at its last row if it was cut short, else at the end of the log.
+    let horizon = if more { last_admitted } else { latest };
+
+    // Grants and revocations the device has not seen, up to where this page ends.
+    let readable = tx.readable_cases(user)?;
+    let mut catch_up = BTreeSet::new();
+    let mut purge = BTreeSet::new();
+    for (case, granted) in tx.access_events(user, from_seq, horizon)? {
+        if granted && readable.contains(&case) {
+            catch_up.insert(case);
+        } else if !granted && !readable.contains(&case) {
+            purge.insert(case);
+        }
+    }
+    // A case newly readable: everything of it from before the cursor, ahead of the page.
+    let mut earlier = Vec::new();
+    for case in &catch_up {
+        let case_id = parse_case(case)?;
+        for (doc_key, bytes) in tx.case_changes_upto(case, from_seq)? {
+            append_pull(&mut earlier, &doc_key, case_id, bytes)?;
+        }
+    }
+    earlier.extend(pulls);
+    Ok(SyncResponse {
+        acks: Vec::new(),
+        pulls: earlier,
+        cursor: LogPosition {
+            seq: u64::try_from(horizon).unwrap_or_default(),
+        }
+        .to_cursor(),
+        more,
+        purge: purge
+            .iter()
+            .map(|case| parse_case(case))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// Parses a case id read back from storage.
+pub fn parse_case(text: &str) -> Result<CaseId, StorageError> {
+    text.parse()
+        .map_err(|_| StorageError::Database(format!("bad case id {text:?}")))
+}
+
+/// Adds a log row to the pulls, joining it to the previous entry if it is the same document
+/// (changes of one document in log order concatenate into a valid sequence).
+fn append_pull(
+    pulls: &mut Vec<DocChanges>,
+    doc_key: &str,
+    case_id: CaseId,
+    bytes: Vec<u8>,
+) -> Result<(), StorageError> {
+    let doc: DocId = doc_key
+        .parse()
+        .map_err(|_| StorageError::Database(format!("bad document key {doc_key:?}")))?;
+    match pulls.last_mut() {
+        Some(last) if last.doc == doc => last.changes.extend_from_slice(&bytes),
+        _ => pulls.push(DocChanges {
+            doc,
+            case_id,
+            changes: bytes,
+        }),
+    }
+    Ok(())
+}
