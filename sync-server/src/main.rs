@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use doorstep_shared::{CaseId, UserId};
 use doorstep_sync_server::settings::FileSettings;
+use doorstep_sync_server::storage::postgres::PostgresStorage;
 use doorstep_sync_server::storage::sqlite::SqliteStorage;
 use doorstep_sync_server::storage::{Storage, TeamRole};
 use doorstep_sync_server::{Limits, auth};
@@ -36,7 +37,8 @@ struct Global {
     /// Folder of the embedded database [default: ./doorstep-data].
     #[arg(long, global = true, env = "DOORSTEP_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// `sqlite` for the embedded database in the data folder (the default).
+    /// `sqlite` for the embedded database in the data folder (the default), or a
+    /// `postgres://user:password@host/database` URL.
     #[arg(long, global = true, env = "DOORSTEP_DATABASE")]
     database: Option<String>,
 }
@@ -77,6 +79,9 @@ enum Admin {
         min_rows: usize,
     },
 }
+
+/// Connections each server process keeps to PostgreSQL.
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 /// A document's log is folded once it has this many rows.
 const COMPACT_MIN_ROWS: usize = 64;
@@ -191,8 +196,13 @@ fn open_storage(global: &Global, file: &FileSettings) -> anyhow::Result<Arc<dyn 
         .clone()
         .or_else(|| file.database.clone())
         .unwrap_or_else(|| "sqlite".into());
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let storage = PostgresStorage::connect(&database, POSTGRES_CONNECTIONS)
+            .context("connecting to PostgreSQL")?;
+        return Ok(Arc::new(storage));
+    }
     if database != "sqlite" {
-        bail!("unsupported database {database:?}: use `sqlite`");
+        bail!("unsupported database setting: use `sqlite` or a postgres:// URL");
     }
     let data_dir = global
         .data_dir

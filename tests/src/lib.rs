@@ -40,6 +40,7 @@ pub fn server_binary() -> PathBuf {
 pub struct ServerProcess {
     child: Child,
     data: TempDir,
+    database: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
     /// Where it listens.
     pub address: SocketAddr,
@@ -54,9 +55,21 @@ impl ServerProcess {
 
     /// Starts a server on an existing data folder (to restart one).
     pub fn start_in(data: TempDir) -> anyhow::Result<ServerProcess> {
-        let mut child = Command::new(server_binary())
-            .arg("--data-dir")
-            .arg(data.path())
+        Self::start_with(data, None)
+    }
+
+    /// Starts a server on a PostgreSQL database instead of the embedded one.
+    pub fn start_on_postgres(url: &str) -> anyhow::Result<ServerProcess> {
+        Self::start_with(TempDir::new()?, Some(url))
+    }
+
+    fn start_with(data: TempDir, database: Option<&str>) -> anyhow::Result<ServerProcess> {
+        let mut command = Command::new(server_binary());
+        command.arg("--data-dir").arg(data.path());
+        if let Some(url) = database {
+            command.env("DOORSTEP_DATABASE", url);
+        }
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -94,6 +107,7 @@ impl ServerProcess {
         Ok(ServerProcess {
             child,
             data,
+            database: database.map(str::to_owned),
             log,
             address,
         })
@@ -121,7 +135,7 @@ impl ServerProcess {
 
     /// Runs an admin command against this server's data, with `stdin` as its input.
     pub fn admin(&self, args: &[&str], stdin: &str) -> anyhow::Result<String> {
-        admin(self.data.path(), args, stdin)
+        admin(self.data.path(), self.database.as_deref(), args, stdin)
     }
 
     /// Kills the server with SIGKILL and hands back its data folder.
@@ -152,9 +166,19 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Runs `doorstep-sync-server --data-dir <data> <args>` to completion.
-pub fn admin(data: &Path, args: &[&str], stdin: &str) -> anyhow::Result<String> {
-    let mut child = Command::new(server_binary())
+/// Runs `doorstep-sync-server --data-dir <data> <args>` to completion, on `database` if
+/// given.
+pub fn admin(
+    data: &Path,
+    database: Option<&str>,
+    args: &[&str],
+    stdin: &str,
+) -> anyhow::Result<String> {
+    let mut command = Command::new(server_binary());
+    if let Some(url) = database {
+        command.env("DOORSTEP_DATABASE", url);
+    }
+    let mut child = command
         .arg("--data-dir")
         .arg(data)
         .args(args)

@@ -4,6 +4,7 @@
 //! changes something does it in one transaction.
 
 pub mod log;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod story;

@@ -1,0 +1,723 @@
+//! The PostgreSQL backend, for agencies that outgrow one machine: several stateless server
+//! processes share one database.
+//!
+//! Sequence numbers come from the one row of `log_clock`, updated inside the writing
+//! transaction: its row lock is held until commit, so numbers commit in the order they are
+//! handed out, across every server process, and a reader never skips a change that commits
+//! late. Pulls read in a repeatable-read transaction, one consistent snapshot.
+
+use std::collections::BTreeSet;
+
+use chrono::{SecondsFormat, Utc};
+use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
+use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::{CaseId, UserId};
+use postgres::error::SqlState;
+use postgres::{IsolationLevel, NoTls, Transaction};
+use r2d2::{Pool, PooledConnection};
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::log::{self, LogRow, LogTx};
+use super::{AuditEntry, Device, Storage, StorageError, TeamRole, UserSummary};
+
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE users (
+        user_id       TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE devices (
+        device_id  TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users (user_id),
+        name       TEXT NOT NULL,
+        token_hash BYTEA NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE teams (team TEXT PRIMARY KEY);
+    CREATE TABLE team_members (
+        team    TEXT NOT NULL REFERENCES teams (team),
+        user_id TEXT NOT NULL REFERENCES users (user_id),
+        role    TEXT NOT NULL,
+        PRIMARY KEY (team, user_id)
+    );
+    CREATE TABLE cases (
+        case_id TEXT PRIMARY KEY,
+        team    TEXT NOT NULL REFERENCES teams (team)
+    );
+    CREATE TABLE access (
+        user_id TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, case_id)
+    );
+    CREATE TABLE access_log (
+        seq     BIGINT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        granted BOOLEAN NOT NULL
+    );
+    CREATE INDEX access_log_by_user ON access_log (user_id, seq);
+    CREATE TABLE log_clock (seq BIGINT NOT NULL);
+    INSERT INTO log_clock VALUES (0);
+    CREATE TABLE changes (
+        seq       BIGINT PRIMARY KEY,
+        case_id   TEXT NOT NULL,
+        doc_key   TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        bytes     BYTEA NOT NULL
+    );
+    CREATE INDEX changes_by_doc ON changes (doc_key, seq);
+    CREATE INDEX changes_by_case ON changes (case_id, seq);
+    CREATE TABLE audit (
+        id        BIGSERIAL PRIMARY KEY,
+        at        TEXT NOT NULL,
+        user_id   TEXT,
+        device_id TEXT,
+        case_id   TEXT,
+        action    TEXT NOT NULL,
+        detail    TEXT NOT NULL
+    );
+"#];
+
+/// An arbitrary, fixed key for the advisory lock that serialises migrations between server
+/// processes starting together.
+const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
+
+/// How many rows a page reads from the database at a time.
+const ROWS_PER_READ: i64 = 500;
+
+type Connection = PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// Storage in a PostgreSQL database.
+pub struct PostgresStorage {
+    pool: Pool<PostgresConnectionManager<NoTls>>,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.write_str("PostgresStorage(..)")
+    }
+}
+
+fn db(error: postgres::Error) -> StorageError {
+    StorageError::Database(error.to_string())
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn is(error: &postgres::Error, state: &SqlState) -> bool {
+    error.code() == Some(state)
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (`postgres://user:password@host/database`) with a pool of `size`
+    /// connections and brings the schema up to date.
+    pub fn connect(url: &str, size: u32) -> Result<PostgresStorage, StorageError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|_| StorageError::Database("the PostgreSQL URL does not parse".into()))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = Pool::builder()
+            .max_size(size)
+            .build(manager)
+            .map_err(|error| {
+                StorageError::Database(format!("connecting to PostgreSQL: {error}"))
+            })?;
+        let storage = PostgresStorage { pool };
+        storage.migrate()?;
+        Ok(storage)
+    }
+
+    fn conn(&self) -> Result<Connection, StorageError> {
+        self.pool
+            .get()
+            .map_err(|error| StorageError::Database(format!("no PostgreSQL connection: {error}")))
+    }
+
+    fn migrate(&self) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(db)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(db)?;
+        let applied: i32 = tx
+            .query_opt("SELECT max(version) FROM schema_version", &[])
+            .map_err(db)?
+            .and_then(|row| row.get::<_, Option<i32>>(0))
+            .unwrap_or(0);
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            tx.batch_execute(migration).map_err(db)?;
+            tx.execute(
+                "INSERT INTO schema_version VALUES ($1)",
+                &[&((index + 1) as i32)],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&mut PgLog<'_, '_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        let value = work(&mut PgLog(&mut tx))?;
+        tx.commit().map_err(db)?;
+        Ok(value)
+    }
+}
+
+/// The log's view of a PostgreSQL transaction.
+pub(crate) struct PgLog<'a, 'b>(&'a mut Transaction<'b>);
+
+impl PgLog<'_, '_> {
+    fn strings(&mut self, sql: &str, param: &str) -> Result<BTreeSet<String>, StorageError> {
+        let rows = self.0.query(sql, &[&param]).map_err(db)?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+}
+
+impl LogTx for PgLog<'_, '_> {
+    fn case_exists(&mut self, case: &str) -> Result<bool, StorageError> {
+        let row = self
+            .0
+            .query_opt("SELECT 1 FROM cases WHERE case_id = $1", &[&case])
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    fn may_read(&mut self, user: &str, case: &str) -> Result<bool, StorageError> {
+        let row = self
+            .0
+            .query_opt(
+                "SELECT 1 FROM access WHERE user_id = $1 AND case_id = $2",
+                &[&user, &case],
+            )
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    fn first_team(&mut self, user: &str) -> Result<Option<String>, StorageError> {
+        let row = self
+            .0
+            .query_opt(
+                "SELECT team FROM team_members WHERE user_id = $1 ORDER BY team LIMIT 1",
+                &[&user],
+            )
+            .map_err(db)?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError> {
+        self.0
+            .execute(
+                "INSERT INTO cases (case_id, team) VALUES ($1, $2)",
+                &[&case, &team],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn team_members(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings("SELECT user_id FROM team_members WHERE team = $1", team)
+    }
+
+    fn cases_of_teams_of(&mut self, user: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings(
+            "SELECT c.case_id FROM cases c JOIN team_members m ON m.team = c.team
+             WHERE m.user_id = $1",
+            user,
+        )
+    }
+
+    fn readable_cases(&mut self, user: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings("SELECT case_id FROM access WHERE user_id = $1", user)
+    }
+
+    fn set_access(
+        &mut self,
+        user: &str,
+        case: &str,
+        granted: bool,
+        seq: i64,
+    ) -> Result<(), StorageError> {
+        let change = if granted {
+            "INSERT INTO access (user_id, case_id) VALUES ($1, $2)"
+        } else {
+            "DELETE FROM access WHERE user_id = $1 AND case_id = $2"
+        };
+        self.0.execute(change, &[&user, &case]).map_err(db)?;
+        self.0
+            .execute(
+                "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES ($1, $2, $3, $4)",
+                &[&seq, &user, &case, &granted],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn next_seq(&mut self) -> Result<i64, StorageError> {
+        let row = self
+            .0
+            .query_one("UPDATE log_clock SET seq = seq + 1 RETURNING seq", &[])
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+
+    fn latest_seq(&mut self) -> Result<i64, StorageError> {
+        let row = self
+            .0
+            .query_one("SELECT seq FROM log_clock", &[])
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+
+    fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
+        let rows = self
+            .0
+            .query(
+                "SELECT bytes FROM changes WHERE doc_key = $1 ORDER BY seq",
+                &[&doc_key],
+            )
+            .map_err(db)?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn append_change(
+        &mut self,
+        seq: i64,
+        case: &str,
+        doc_key: &str,
+        device: &str,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        self.0
+            .execute(
+                "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&seq, &case, &doc_key, &device, &bytes],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn visit_changes_after(
+        &mut self,
+        from: i64,
+        device: &str,
+        user: &str,
+        visit: &mut dyn FnMut(LogRow) -> Result<bool, StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut after = from;
+        loop {
+            let rows = self
+                .0
+                .query(
+                    "SELECT seq, case_id, doc_key, bytes FROM changes
+                     WHERE seq > $1 AND device_id <> $2
+                       AND case_id IN (SELECT case_id FROM access WHERE user_id = $3)
+                     ORDER BY seq LIMIT $4",
+                    &[&after, &device, &user, &ROWS_PER_READ],
+                )
+                .map_err(db)?;
+            let count = rows.len();
+            for row in rows {
+                after = row.get(0);
+                let row = LogRow {
+                    seq: after,
+                    case_id: row.get(1),
+                    doc_key: row.get(2),
+                    bytes: row.get(3),
+                };
+                if !visit(row)? {
+                    return Ok(());
+                }
+            }
+            if (count as i64) < ROWS_PER_READ {
+                return Ok(());
+            }
+        }
+    }
+
+    fn access_events(
+        &mut self,
+        user: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, bool)>, StorageError> {
+        let rows = self
+            .0
+            .query(
+                "SELECT case_id, granted FROM access_log
+                 WHERE user_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+                &[&user, &from, &to],
+            )
+            .map_err(db)?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    fn case_changes_upto(
+        &mut self,
+        case: &str,
+        upto: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let rows = self
+            .0
+            .query(
+                "SELECT doc_key, bytes FROM changes WHERE case_id = $1 AND seq <= $2 ORDER BY seq",
+                &[&case, &upto],
+            )
+            .map_err(db)?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+}
+
+fn parse_user(text: String) -> Result<UserId, StorageError> {
+    text.parse()
+        .map_err(|_| StorageError::Database(format!("bad user id {text:?}")))
+}
+
+impl Storage for PostgresStorage {
+    fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError> {
+        let result = self.conn()?.execute(
+            "INSERT INTO users (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+            &[&user.as_str(), &password_hash, &now()],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is(&error, &SqlState::UNIQUE_VIOLATION) => {
+                Err(StorageError::Exists(format!("user {user}")))
+            }
+            Err(error) => Err(db(error)),
+        }
+    }
+
+    fn set_password(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError> {
+        let updated = self
+            .conn()?
+            .execute(
+                "UPDATE users SET password_hash = $2 WHERE user_id = $1",
+                &[&user.as_str(), &password_hash],
+            )
+            .map_err(db)?;
+        if updated == 0 {
+            return Err(StorageError::NotFound(format!("user {user}")));
+        }
+        Ok(())
+    }
+
+    fn password_hash(&self, user: &UserId) -> Result<Option<String>, StorageError> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT password_hash FROM users WHERE user_id = $1",
+                &[&user.as_str()],
+            )
+            .map_err(db)?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn list_users(&self) -> Result<Vec<UserSummary>, StorageError> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT u.user_id,
+                        coalesce((SELECT string_agg(team, ',' ORDER BY team) FROM team_members m
+                                  WHERE m.user_id = u.user_id), ''),
+                        (SELECT count(*) FROM devices d
+                         WHERE d.user_id = u.user_id AND d.revoked_at IS NULL)
+                 FROM users u ORDER BY u.user_id",
+                &[],
+            )
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|row| {
+                let teams: String = row.get(1);
+                Ok(UserSummary {
+                    user: parse_user(row.get(0))?,
+                    teams: teams
+                        .split(',')
+                        .filter(|team| !team.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    active_devices: u32::try_from(row.get::<_, i64>(2)).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    fn create_device(
+        &self,
+        user: &UserId,
+        name: &str,
+        token_hash: &[u8],
+    ) -> Result<String, StorageError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.conn()?
+            .execute(
+                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&id, &user.as_str(), &name, &token_hash, &now()],
+            )
+            .map_err(db)?;
+        Ok(id)
+    }
+
+    fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>, StorageError> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT device_id, user_id, revoked_at FROM devices WHERE token_hash = $1",
+                &[&token_hash],
+            )
+            .map_err(db)?;
+        row.map(|row| {
+            Ok(Device {
+                id: row.get(0),
+                user: parse_user(row.get(1))?,
+                revoked: row.get::<_, Option<String>>(2).is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    fn revoke_device(&self, device: &str) -> Result<(), StorageError> {
+        let updated = self
+            .conn()?
+            .execute(
+                "UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
+                &[&device, &now()],
+            )
+            .map_err(db)?;
+        if updated == 0 {
+            return Err(StorageError::NotFound(format!("device {device}")));
+        }
+        Ok(())
+    }
+
+    fn create_team(&self, team: &str) -> Result<(), StorageError> {
+        match self
+            .conn()?
+            .execute("INSERT INTO teams (team) VALUES ($1)", &[&team])
+        {
+            Ok(_) => Ok(()),
+            Err(error) if is(&error, &SqlState::UNIQUE_VIOLATION) => {
+                Err(StorageError::Exists(format!("team {team}")))
+            }
+            Err(error) => Err(db(error)),
+        }
+    }
+
+    fn add_member(&self, team: &str, user: &UserId, role: TeamRole) -> Result<(), StorageError> {
+        self.write(|log| {
+            let inserted = log.0.execute(
+                "INSERT INTO team_members (team, user_id, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role",
+                &[&team, &user.as_str(), &role.as_str()],
+            );
+            if let Err(error) = inserted {
+                return Err(if is(&error, &SqlState::FOREIGN_KEY_VIOLATION) {
+                    StorageError::NotFound(format!("team {team} or user {user}"))
+                } else {
+                    db(error)
+                });
+            }
+            log::recompute_access(log, user.as_str())
+        })
+    }
+
+    fn remove_member(&self, team: &str, user: &UserId) -> Result<(), StorageError> {
+        self.write(|log| {
+            let removed = log
+                .0
+                .execute(
+                    "DELETE FROM team_members WHERE team = $1 AND user_id = $2",
+                    &[&team, &user.as_str()],
+                )
+                .map_err(db)?;
+            if removed == 0 {
+                return Err(StorageError::NotFound(format!("{user} on team {team}")));
+            }
+            log::recompute_access(log, user.as_str())
+        })
+    }
+
+    fn assign_case(&self, case: CaseId, team: &str) -> Result<(), StorageError> {
+        let case = case.to_string();
+        self.write(|log| {
+            let known = log
+                .0
+                .query_opt("SELECT 1 FROM teams WHERE team = $1", &[&team])
+                .map_err(db)?;
+            if known.is_none() {
+                return Err(StorageError::NotFound(format!("team {team}")));
+            }
+            let previous: Option<String> = log
+                .0
+                .query_opt("SELECT team FROM cases WHERE case_id = $1", &[&case])
+                .map_err(db)?
+                .map(|row| row.get(0));
+            log.0
+                .execute(
+                    "INSERT INTO cases (case_id, team) VALUES ($1, $2)
+                     ON CONFLICT (case_id) DO UPDATE SET team = excluded.team",
+                    &[&case, &team],
+                )
+                .map_err(db)?;
+            log::recompute_team(log, team)?;
+            if let Some(previous) = previous {
+                log::recompute_team(log, &previous)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError> {
+        self.write(|log| log::push(log, device, pushes))
+    }
+
+    fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(db)?;
+        let response = log::pull(&mut PgLog(&mut tx), device, from)?;
+        tx.commit().map_err(db)?;
+        Ok(response)
+    }
+
+    fn compact(&self, min_rows: usize) -> Result<usize, StorageError> {
+        let due: Vec<String> = self
+            .conn()?
+            .query(
+                "SELECT doc_key FROM changes GROUP BY doc_key HAVING count(*) >= $1",
+                &[&(min_rows as i64)],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for doc_key in &due {
+            self.write(|log| {
+                let rows = log
+                    .0
+                    .query(
+                        "SELECT seq, case_id, bytes FROM changes WHERE doc_key = $1
+                         ORDER BY seq FOR UPDATE",
+                        &[doc_key],
+                    )
+                    .map_err(db)?;
+                let Some(last) = rows.last() else {
+                    return Ok(());
+                };
+                let (last_seq, case_id): (i64, String) = (last.get(0), last.get(1));
+                let parts: Vec<Vec<u8>> = rows.iter().map(|row| row.get(2)).collect();
+                let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                let snapshot = doorstep_shared::document::Document::load(&[], &parts)
+                    .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?
+                    .save();
+                log.0
+                    .execute(
+                        "DELETE FROM changes WHERE doc_key = $1 AND seq <= $2",
+                        &[doc_key, &last_seq],
+                    )
+                    .map_err(db)?;
+                log.0
+                    .execute(
+                        "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+                         VALUES ($1, $2, $3, '', $4)",
+                        &[&last_seq, &case_id, doc_key, &snapshot],
+                    )
+                    .map_err(db)?;
+                Ok(())
+            })?;
+        }
+        Ok(due.len())
+    }
+
+    fn audit(&self, entry: AuditEntry) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &now(),
+                    &entry.user.as_ref().map(UserId::as_str),
+                    &entry.device,
+                    &entry.case.map(|case| case.to_string()),
+                    &entry.action,
+                    &entry.detail,
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT at, user_id, device_id, case_id, action, detail FROM audit ORDER BY id",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let user: Option<String> = row.get(1);
+                let case: Option<String> = row.get(3);
+                (
+                    row.get(0),
+                    AuditEntry {
+                        user: user.and_then(|user| user.parse().ok()),
+                        device: row.get(2),
+                        case: case.and_then(|case| case.parse().ok()),
+                        action: row.get(4),
+                        detail: row.get(5),
+                    },
+                )
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the backend story against a real PostgreSQL server, in a fresh database.
+    /// `scripts/test` starts one and sets `DOORSTEP_TEST_POSTGRES_URL`.
+    #[test]
+    fn the_story_holds_on_postgres() {
+        let Ok(url) = std::env::var("DOORSTEP_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: DOORSTEP_TEST_POSTGRES_URL is not set (scripts/test sets it)");
+            return;
+        };
+        let name = format!("doorstep_story_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = postgres::Client::connect(&url, NoTls).expect("connecting to PostgreSQL");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let mut config: postgres::Config = url.parse().unwrap();
+        config.dbname(&name);
+        {
+            let manager = PostgresConnectionManager::new(config, NoTls);
+            let pool = Pool::builder().max_size(4).build(manager).unwrap();
+            let storage = PostgresStorage { pool };
+            storage.migrate().unwrap();
+            storage.migrate().unwrap();
+            super::super::story::story(&storage);
+        }
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .unwrap();
+    }
+}
