@@ -127,6 +127,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_slower_than_the_timeout_gets_408() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        let limits = Limits {
+            request_timeout: std::time::Duration::from_millis(200),
+            ..Limits::default()
+        };
+        let app = router(Arc::new(storage), &limits);
+        // A client that starts a body and never finishes it.
+        let never = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+        let request = Request::post("/v1/sync")
+            .body(Body::from_stream(never))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+
+    #[tokio::test]
     async fn errors_are_json_with_a_code() {
         let (_dir, app) = app();
         let (status, json) = call(

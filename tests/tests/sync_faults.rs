@@ -217,3 +217,51 @@ async fn a_server_killed_during_a_burst_of_syncs_loses_no_acknowledged_change() 
         "the kill fell mid-burst: {synced} syncs, {failed} failed"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_server_is_retried_with_backoff_then_reported() {
+    use std::time::Duration;
+
+    use doorstep_shared::sync::client::Backoff;
+
+    let server = ServerProcess::start().unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    let mut amara = Device::sign_in(&server, "amara").await.unwrap();
+    amara.store.create_case("Client", Utc::now()).unwrap();
+    let token = amara.client.token().unwrap().to_owned();
+    let address = server.address;
+    drop(server);
+
+    // Nothing listens there now: every attempt fails to connect.
+    let offline = SyncClient::new(&format!("http://{address}"))
+        .unwrap()
+        .with_token(token);
+    let mut backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(4));
+    let waits = std::sync::Mutex::new(Vec::new());
+    let outcome = offline
+        .sync_with_retry(
+            &mut amara.store,
+            &mut backoff,
+            4,
+            || 3,
+            |wait| {
+                waits.lock().unwrap().push(wait);
+                tokio::time::sleep(wait)
+            },
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(ref error) if error.is_transient()),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        waits.lock().unwrap().len(),
+        3,
+        "three waits between four attempts"
+    );
+    assert_eq!(
+        amara.store.pending_pushes().unwrap().len(),
+        1,
+        "nothing lost meanwhile"
+    );
+}
