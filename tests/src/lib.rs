@@ -11,8 +11,12 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::Utc;
+use doorstep_shared::document::{Edit, Occurrence};
+use doorstep_shared::model::RecordKind;
 use doorstep_shared::store::{Passphrase, Store};
 use doorstep_shared::sync::http::{SyncClient, SyncReport};
+use doorstep_shared::{CaseId, RecordId};
 use tempfile::TempDir;
 
 /// The sync server's binary, built beside this test binary (`cargo build -p
@@ -233,6 +237,24 @@ impl Device {
             client,
             device_id: signed_in.device_id,
         })
+    }
+
+    /// Opens a case for `client` with one home-visit note whose plan is `plan`.
+    pub fn case_with_visit(
+        &mut self,
+        client: &str,
+        plan: &str,
+    ) -> anyhow::Result<(CaseId, RecordId)> {
+        let case = self.store.create_case(client, Utc::now())?;
+        let record = self.store.create_record(
+            case,
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )?;
+        self.store
+            .edit(record, &Edit::text("plan", plan), Utc::now())?;
+        Ok((case, record))
     }
 
     /// Syncs until nothing is left to push or pull.

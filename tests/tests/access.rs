@@ -4,8 +4,6 @@
 
 use chrono::Utc;
 use doorstep_shared::DocId;
-use doorstep_shared::document::{Edit, Occurrence};
-use doorstep_shared::model::RecordKind;
 use doorstep_shared::sync::http::SyncError;
 use doorstep_shared::sync::protocol::{self, CONTENT_TYPE, DocChanges, Heads, Push, SyncRequest};
 use doorstep_tests::{Device, ServerProcess};
@@ -36,20 +34,7 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
     server.team("north", &[("amara", "worker")]).unwrap();
     server.team("south", &[("zed", "worker")]).unwrap();
     let mut amara = Device::sign_in(&server, "amara").await.unwrap();
-    let case = amara.store.create_case("North client", Utc::now()).unwrap();
-    let record = amara
-        .store
-        .create_record(
-            case,
-            RecordKind::HomeVisit,
-            Occurrence::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    amara
-        .store
-        .edit(record, &Edit::text("assessment", CANARY), Utc::now())
-        .unwrap();
+    let (case, record) = amara.case_with_visit("North client", CANARY).unwrap();
     amara.sync().await.unwrap();
 
     // Tokens: none, malformed, forged, revoked.

@@ -3,8 +3,8 @@
 //! which `scripts/test` sets after starting PostgreSQL.
 
 use chrono::Utc;
-use doorstep_shared::document::{Edit, Occurrence};
-use doorstep_shared::model::{RecordBody, RecordKind};
+use doorstep_shared::document::Edit;
+use doorstep_shared::model::RecordBody;
 use doorstep_tests::{Device, ServerProcess};
 
 #[tokio::test]
@@ -33,20 +33,7 @@ async fn devices_on_two_servers_sharing_postgres_converge() {
     let mut amara = Device::sign_in(&first, "amara").await.unwrap();
     let mut ben = Device::sign_in(&second, "ben").await.unwrap();
 
-    let case = amara.store.create_case("Client", Utc::now()).unwrap();
-    let record = amara
-        .store
-        .create_record(
-            case,
-            RecordKind::HomeVisit,
-            Occurrence::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    amara
-        .store
-        .edit(record, &Edit::text("plan", "Visit."), Utc::now())
-        .unwrap();
+    let (_, record) = amara.case_with_visit("Client", "Visit.").unwrap();
     amara.sync().await.unwrap();
     ben.sync().await.unwrap();
     ben.store
