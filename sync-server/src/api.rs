@@ -236,7 +236,11 @@ async fn sign_in(
     let peer_key = format!("peer:{}", peer.ip());
     if !state.sign_in_limiter.allow(&peer_key, now) || !state.sign_in_limiter.allow(&user_key, now)
     {
-        audit(&state, None, None, "sign_in_refused", "rate_limited").await;
+        audit(
+            &state,
+            vec![sign_in_entry(None, None, "sign_in_refused", "rate_limited")],
+        )
+        .await;
         return Err(ApiError::RateLimited);
     }
     let user: Option<UserId> = request.user.parse().ok();
@@ -253,7 +257,16 @@ async fn sign_in(
             .await
             .map_err(|_| ApiError::Internal)?;
     let Some(user) = user.filter(|_| valid) else {
-        audit(&state, None, None, "sign_in_refused", "bad_credentials").await;
+        audit(
+            &state,
+            vec![sign_in_entry(
+                None,
+                None,
+                "sign_in_refused",
+                "bad_credentials",
+            )],
+        )
+        .await;
         return Err(ApiError::BadCredentials);
     };
     let (token, token_hash) = auth::new_token().map_err(|_| ApiError::Internal)?;
@@ -262,7 +275,16 @@ async fn sign_in(
     let name: String = request.device_name.chars().take(100).collect();
     let device_id =
         blocking(move || storage.create_device(&device_user, &name, &token_hash)).await?;
-    audit(&state, Some(user), Some(device_id.clone()), "sign_in", "").await;
+    audit(
+        &state,
+        vec![sign_in_entry(
+            Some(user),
+            Some(device_id.clone()),
+            "sign_in",
+            "",
+        )],
+    )
+    .await;
     Ok(Json(SignedIn { token, device_id }))
 }
 
@@ -278,14 +300,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     if device.revoked {
-        audit(
-            state,
-            Some(device.user.clone()),
-            Some(device.id.clone()),
-            "refused",
-            DEVICE_REVOKED,
-        )
-        .await;
+        audit(state, vec![entry(&device, None, "refused", DEVICE_REVOKED)]).await;
         return Err(ApiError::DeviceRevoked);
     }
     Ok(device)
@@ -325,14 +340,7 @@ async fn sync(
                 ApiError::Invalid { code, .. } => code,
                 _ => "failed",
             };
-            audit(
-                &state,
-                Some(device.user.clone()),
-                Some(device.id.clone()),
-                "push_refused",
-                code,
-            )
-            .await;
+            audit(&state, vec![entry(&device, None, "push_refused", code)]).await;
             return Err(error);
         }
     };
@@ -363,12 +371,7 @@ async fn sync(
             .iter()
             .map(|case| entry(&device, Some(*case), "purge", "")),
     );
-    let storage = state.storage.clone();
-    if let Err(error) =
-        blocking(move || entries.into_iter().try_for_each(|e| storage.audit(e))).await
-    {
-        tracing::error!(?error, "writing the audit log failed");
-    }
+    audit(&state, entries).await;
     Ok((
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         protocol::encode(&response),
@@ -386,23 +389,28 @@ fn entry(device: &Device, case: Option<CaseId>, action: &str, detail: &str) -> A
     }
 }
 
-/// Writes an audit entry; a failure to audit is logged, and does not fail the request.
-async fn audit(
-    state: &AppState,
+/// Writes audit entries; a failure to audit is logged, and does not fail the request.
+async fn audit(state: &AppState, entries: Vec<AuditEntry>) {
+    let storage = state.storage.clone();
+    if let Err(error) =
+        blocking(move || entries.into_iter().try_for_each(|e| storage.audit(e))).await
+    {
+        tracing::error!(?error, "writing the audit log failed");
+    }
+}
+
+/// An audit entry for a sign-in attempt, before any device exists.
+fn sign_in_entry(
     user: Option<UserId>,
     device: Option<String>,
     action: &str,
     detail: &str,
-) {
-    let entry = AuditEntry {
+) -> AuditEntry {
+    AuditEntry {
         user,
         device,
         case: None,
         action: action.to_owned(),
         detail: detail.to_owned(),
-    };
-    let storage = state.storage.clone();
-    if let Err(error) = blocking(move || storage.audit(entry)).await {
-        tracing::error!(?error, "writing the audit log failed");
     }
 }

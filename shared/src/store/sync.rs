@@ -54,9 +54,8 @@ impl Store {
     pub fn pending_pushes(&mut self) -> Result<Vec<Push>, StoreError> {
         let mut pushes = Vec::new();
         for doc in self.unacknowledged_docs()? {
-            let acked = self.acked_heads(doc)?;
+            let changes = self.unacknowledged_changes(doc)?;
             let document = self.document(doc)?;
-            let changes = document.changes_after(&acked);
             let heads = Heads::from_hashes(&document.heads());
             let case_id = case_of(document)?;
             pushes.push(Push {
@@ -141,10 +140,11 @@ impl Store {
                 )?;
             }
             for pull in &response.pulls {
-                let (heads, acked) = heads_and_acked(&tx, pull.doc)?;
+                let nothing_pending =
+                    heads_and_acked(&tx, pull.doc)?.is_none_or(|(heads, acked)| heads == acked);
                 merge_remote(&tx, &mut self.open_docs, pull.doc, &pull.changes, now)?;
                 // Nothing of ours was waiting: the server now has exactly what we have.
-                if heads.is_none() || heads == acked {
+                if nothing_pending {
                     tx.execute(
                         "UPDATE documents SET acked_heads = heads WHERE doc_key = ?1",
                         [pull.doc.key()],
@@ -189,18 +189,18 @@ impl Store {
     }
 }
 
+/// A document's current and acknowledged heads, if the device has the document.
 fn heads_and_acked(
     tx: &Transaction<'_>,
     doc: DocId,
-) -> Result<(Option<String>, Option<String>), StoreError> {
+) -> Result<Option<(String, String)>, StoreError> {
     Ok(tx
         .query_row(
             "SELECT heads, acked_heads FROM documents WHERE doc_key = ?1",
             [doc.key()],
-            |row| Ok((Some(row.get(0)?), Some(row.get(1)?))),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )
-        .optional()?
-        .unwrap_or((None, None)))
+        .optional()?)
 }
 
 /// Merges remote changes into a document inside `tx`, loading or creating it.
