@@ -95,20 +95,22 @@ fn caseload(sizes: &Sizes) -> (TempDir, Store) {
     (dir, store)
 }
 
+/// A new case with an empty process recording in it.
+fn new_recording(store: &mut Store) -> RecordId {
+    let now = Utc::now();
+    let case = store.create_case("Client", now).unwrap();
+    let kind = RecordKind::ProcessRecording;
+    store
+        .create_record(case, kind, Occurrence::default(), now)
+        .unwrap()
+}
+
 /// A store with one record edited `edits` times, a word at a time.
 fn long_history(edits: usize) -> (TempDir, Store, RecordId) {
     let dir = TempDir::new().unwrap();
     let mut store = open(&dir);
+    let record = new_recording(&mut store);
     let now = Utc::now();
-    let case = store.create_case("Client", now).unwrap();
-    let record = store
-        .create_record(
-            case,
-            RecordKind::ProcessRecording,
-            Occurrence::default(),
-            now,
-        )
-        .unwrap();
     let mut text = String::new();
     for n in 0..edits {
         text.push_str(WORDS[n % WORDS.len()]);
@@ -222,16 +224,7 @@ struct Typist {
 
 impl Typist {
     fn new(mut store: Store) -> Typist {
-        let now = Utc::now();
-        let case = store.create_case("Typed-for client", now).unwrap();
-        let record = store
-            .create_record(
-                case,
-                RecordKind::ProcessRecording,
-                Occurrence::default(),
-                now,
-            )
-            .unwrap();
+        let record = new_recording(&mut store);
         let (add, exchange) = Edit::append("exchanges");
         store.edit(record, &add, Utc::now()).unwrap();
         Typist {
