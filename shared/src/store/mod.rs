@@ -9,6 +9,8 @@
 //! idle, off the typing path. The fold writes the snapshot and deletes the changes it holds
 //! in one transaction, so no change is deleted before the snapshot holding it is durable.
 
+#[cfg(target_family = "wasm")]
+pub mod browser;
 mod key;
 mod queries;
 mod schema;
@@ -71,6 +73,9 @@ pub enum StoreError {
     /// The file system failed.
     #[error("file system: {0}")]
     Io(#[from] std::io::Error),
+    /// The web browser's storage failed or is missing.
+    #[error("browser storage: {0}")]
+    Browser(String),
 }
 
 /// How long after a visit a record may wait for its author before it is overdue, unless the
@@ -79,6 +84,23 @@ pub const DEFAULT_OVERDUE_AFTER: Duration = Duration::hours(48);
 
 /// Compaction folds a document's changes into its snapshot once it has this many.
 pub const COMPACT_AFTER_CHANGES: i64 = 128;
+
+/// Where a store's database lives and how SQLite keeps it durable.
+struct Location {
+    path: PathBuf,
+    /// The SQLite VFS holding the file; `None` for the platform's file system.
+    vfs: Option<&'static str>,
+    journal: Journal,
+}
+
+/// SQLite's journal for a store.
+enum Journal {
+    /// A write-ahead log beside the database file: a commit is one append and one fsync.
+    Wal,
+    /// No journal on storage: the VFS itself persists each commit atomically.
+    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+    Memory,
+}
 
 /// The encrypted store of one device.
 #[derive(Debug)]
@@ -95,7 +117,26 @@ impl Store {
     /// A wrong passphrase is [`StoreError::WrongPassphrase`], and leaves every file as it was.
     pub fn open(path: impl AsRef<Path>, passphrase: &Passphrase) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let (salt, flags) = match key::existing_salt(&path)? {
+        let salt = key::existing_salt(&path)?;
+        Store::open_at(
+            Location {
+                path,
+                vfs: None,
+                journal: Journal::Wal,
+            },
+            salt,
+            passphrase,
+        )
+    }
+
+    /// Opens the store in the file `location` describes, whose first bytes (the salt) the
+    /// caller has read: `None` for a file that does not exist yet or is empty.
+    fn open_at(
+        location: Location,
+        existing_salt: Option<[u8; key::SALT_LEN]>,
+        passphrase: &Passphrase,
+    ) -> Result<Store, StoreError> {
+        let (salt, flags) = match existing_salt {
             Some(salt) => (salt, OpenFlags::SQLITE_OPEN_READ_WRITE),
             None => (
                 key::new_salt()?,
@@ -103,7 +144,11 @@ impl Store {
             ),
         };
         let key_pragma = key::key_pragma(passphrase, &salt)?;
-        let mut conn = Connection::open_with_flags(&path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = match location.vfs {
+            Some(vfs) => Connection::open_with_flags_and_vfs(&location.path, flags, vfs)?,
+            None => Connection::open_with_flags(&location.path, flags)?,
+        };
         let cipher: Option<String> = conn
             .query_row("PRAGMA cipher_version", [], |row| row.get(0))
             .optional()?;
@@ -124,16 +169,19 @@ impl Store {
                 _ => error.into(),
             });
         }
+        conn.execute_batch(match location.journal {
+            Journal::Wal => "PRAGMA journal_mode = WAL;",
+            Journal::Memory => "PRAGMA journal_mode = MEMORY;",
+        })?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;",
         )?;
         schema::migrate(&mut conn)?;
         Ok(Store {
             conn,
-            path,
+            path: location.path,
             writer: None,
             open_docs: HashMap::new(),
         })

@@ -76,6 +76,9 @@ pub struct SyncReport {
     pub bytes_received: usize,
 }
 
+/// How long one request may take, a slow first sync of a large caseload included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A connection to one sync server.
 #[derive(Debug, Clone)]
 pub struct SyncClient {
@@ -87,9 +90,11 @@ pub struct SyncClient {
 impl SyncClient {
     /// A client for the server at `base_url` (such as `https://sync.agency.example`).
     pub fn new(base_url: &str) -> Result<SyncClient, SyncError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+        let builder = reqwest::Client::builder();
+        // In a browser, fetch decides how long connecting may take.
+        #[cfg(not(target_family = "wasm"))]
+        let builder = builder.connect_timeout(Duration::from_secs(10));
+        let http = builder
             .build()
             .map_err(|error| SyncError::Network(error.to_string()))?;
         Ok(SyncClient {
@@ -125,6 +130,7 @@ impl SyncClient {
         let response = self
             .http
             .post(format!("{}/v1/sign-in", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
             .json(&request)
             .send()
             .await
@@ -154,6 +160,7 @@ impl SyncClient {
             let sent = self
                 .http
                 .post(format!("{}/v1/sync", self.base_url))
+                .timeout(REQUEST_TIMEOUT)
                 .bearer_auth(token)
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
                 .body(body)
