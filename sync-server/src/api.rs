@@ -11,7 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use std::collections::BTreeSet;
 
@@ -67,6 +67,7 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/sign-in", post(sign_in))
         .route("/v1/sync", post(sync))
+        .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -8,7 +8,8 @@
 //! - [`auth`]: passwords, device tokens, the sign-in rate limit;
 //! - [`storage`]: the storage trait and its backends;
 //! - [`validate`]: checking pushed changes against their document;
-//! - [`settings`]: settings from defaults, a file and `DOORSTEP_*` variables.
+//! - [`settings`]: settings from defaults, a file and `DOORSTEP_*` variables;
+//! - [`site`]: the web app's files and the cross-origin policy.
 //!
 //! The server is a library so that tests start it on port 0 with [`launch`]; the binary in
 //! `main.rs` parses the command line and calls it.
@@ -16,6 +17,7 @@
 pub mod api;
 pub mod auth;
 pub mod settings;
+pub mod site;
 pub mod storage;
 pub mod validate;
 
@@ -27,6 +29,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 pub use api::{Limits, router};
+pub use site::Site;
 
 use crate::storage::Storage;
 
@@ -56,12 +59,16 @@ pub async fn launch(
     listener: TcpListener,
     storage: Arc<dyn Storage>,
     limits: &Limits,
+    site: &Site,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(storage, limits).into_make_service_with_connect_info::<SocketAddr>();
+) -> anyhow::Result<()> {
+    let app = site
+        .apply(router(storage, limits))?
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

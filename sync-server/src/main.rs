@@ -13,7 +13,7 @@ use doorstep_sync_server::settings::FileSettings;
 use doorstep_sync_server::storage::postgres::PostgresStorage;
 use doorstep_sync_server::storage::sqlite::SqliteStorage;
 use doorstep_sync_server::storage::{Storage, TeamRole};
-use doorstep_sync_server::{Limits, auth};
+use doorstep_sync_server::{Limits, Site, auth};
 use tracing_subscriber::EnvFilter;
 
 /// Doorstep's sync server.
@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Global {
-    /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes).
+    /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes, web_root,
+    /// allowed_origins).
     #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
     /// Folder of the embedded database [default: ./doorstep-data].
@@ -50,6 +51,17 @@ enum Command {
         /// Address and port to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "DOORSTEP_LISTEN")]
         listen: Option<SocketAddr>,
+        /// A folder with the web app's build, served at `/` beside the API.
+        #[arg(long, env = "DOORSTEP_WEB_ROOT")]
+        web_root: Option<PathBuf>,
+        /// A web origin whose pages may call the API (for an app hosted elsewhere);
+        /// repeat, or separate with commas.
+        #[arg(
+            long = "allow-origin",
+            env = "DOORSTEP_ALLOW_ORIGINS",
+            value_delimiter = ','
+        )]
+        allowed_origins: Vec<String>,
     },
     /// Administer users, teams, cases and devices.
     #[command(subcommand)]
@@ -176,7 +188,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let storage = open_storage(&cli.global, &file)?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            web_root,
+            allowed_origins,
+        } => {
             let listen = listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -184,7 +200,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(max) = file.max_body_bytes {
                 limits.max_body_bytes = max;
             }
-            serve(listen, storage, limits)
+            let mut site = Site {
+                web_root: web_root.or(file.web_root),
+                allowed_origins: file.allowed_origins,
+            };
+            site.allowed_origins.extend(allowed_origins);
+            serve(listen, storage, limits, site)
         }
         Command::Admin(admin) => administer(storage.as_ref(), admin),
     }
@@ -217,7 +238,12 @@ fn open_storage(global: &Global, file: &FileSettings) -> anyhow::Result<Arc<dyn 
     Ok(Arc::new(storage))
 }
 
-fn serve(listen: SocketAddr, storage: Arc<dyn Storage>, limits: Limits) -> anyhow::Result<()> {
+fn serve(
+    listen: SocketAddr,
+    storage: Arc<dyn Storage>,
+    limits: Limits,
+    site: Site,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -225,7 +251,7 @@ fn serve(listen: SocketAddr, storage: Arc<dyn Storage>, limits: Limits) -> anyho
             .with_context(|| format!("listening on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "serving");
         tokio::spawn(compact_periodically(storage.clone()));
-        doorstep_sync_server::launch(listener, storage, &limits, shutdown_signal())
+        doorstep_sync_server::launch(listener, storage, &limits, &site, shutdown_signal())
             .await
             .context("serving")
     })

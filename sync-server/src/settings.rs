@@ -19,6 +19,11 @@ pub struct FileSettings {
     pub database: Option<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// A folder with the web app's build, served at `/`.
+    pub web_root: Option<PathBuf>,
+    /// Other web origins whose pages may call the API.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl FileSettings {

@@ -25,8 +25,8 @@ use std::rc::Rc;
 use js_sys::{Array, Promise, Uint8Array};
 use sqlite_wasm_rs::WasmOsCallback;
 use sqlite_wasm_rs::vfs::{
-    AccessMode, LockLevel, OpenOptions, OpenRequest, OpenedFile, SQLiteIoMethods,
-    SQLiteVfs, SyncOptions, VfsError, VfsErrorCode, VfsFile, VfsResult, VfsStore,
+    AccessMode, LockLevel, OpenOptions, OpenRequest, OpenedFile, SQLiteIoMethods, SQLiteVfs,
+    SyncOptions, VfsError, VfsErrorCode, VfsFile, VfsResult, VfsStore,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -185,9 +185,10 @@ fn register(data: AppData) -> Result<(), StoreError> {
     // table and file layout, agreeing on `AppData`. The registration is kept for the life of
     // the page (`into_raw`), so the data outlives every connection, and a browser page runs
     // SQLite on one thread only. `install` registers the name once per page.
-    let registration =
-        unsafe { sqlite_wasm_rs::vfs::register_vfs::<IndexedDbIo, IndexedDbVfs>(VFS_NAME, data, false) }
-            .map_err(|error| StoreError::Browser(format!("registering the storage layer: {error}")))?;
+    let registration = unsafe {
+        sqlite_wasm_rs::vfs::register_vfs::<IndexedDbIo, IndexedDbVfs>(VFS_NAME, data, false)
+    }
+    .map_err(|error| StoreError::Browser(format!("registering the storage layer: {error}")))?;
     let _ = registration.into_raw();
     Ok(())
 }

@@ -390,6 +390,32 @@ impl Store {
 
     // --- Maintenance -------------------------------------------------------------------
 
+    /// A device setting the app keeps (the server's address, the device token, when it
+    /// last synced), inside the encrypted store like everything else.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets a device setting, or removes it with `None`.
+    pub fn set_setting(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        match value {
+            Some(value) => self.conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
     /// Folds the change log of every document that has outgrown its snapshot. Returns how
     /// many documents were compacted.
     pub fn compact(&mut self) -> Result<usize, StoreError> {

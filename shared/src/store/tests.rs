@@ -485,3 +485,25 @@ mod sync {
         assert!(matches!(store.case(case), Err(StoreError::NotFound(_))));
     }
 }
+
+#[test]
+fn device_settings_are_kept_and_removed() {
+    let dir = TempDir::new().unwrap();
+    {
+        let mut store = open_signed_in(&dir, "amara");
+        assert_eq!(store.setting("server").unwrap(), None);
+        store
+            .set_setting("server", Some("https://sync.example"))
+            .unwrap();
+        store.set_setting("token", Some("first")).unwrap();
+        store.set_setting("token", Some("second")).unwrap();
+    }
+    let mut store = open_signed_in(&dir, "amara");
+    assert_eq!(
+        store.setting("server").unwrap().as_deref(),
+        Some("https://sync.example")
+    );
+    assert_eq!(store.setting("token").unwrap().as_deref(), Some("second"));
+    store.set_setting("token", None).unwrap();
+    assert_eq!(store.setting("token").unwrap(), None);
+}

@@ -144,50 +144,60 @@ impl SyncClient {
 
     /// Syncs until nothing is left to push or pull. A revoked device wipes its store.
     pub async fn sync(&self, store: &mut Store) -> Result<SyncReport, SyncError> {
-        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
         let mut report = SyncReport::default();
         loop {
-            let mut pending = store.pending_pushes()?;
-            let pushes = take_pushes(&mut pending, MAX_PUSH_BYTES);
-            let request = SyncRequest {
-                cursor: store.sync_cursor()?,
-                pushes,
-            };
-            let body = protocol::encode(&request);
-            report.rounds += 1;
-            report.pushed += request.pushes.len();
-            report.bytes_sent += body.len();
-            let sent = self
-                .http
-                .post(format!("{}/v1/sync", self.base_url))
-                .timeout(REQUEST_TIMEOUT)
-                .bearer_auth(token)
-                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                .body(body)
-                .send()
-                .await
-                .map_err(network);
-            let answer = match sent {
-                Ok(response) => read_ok(response).await,
-                Err(error) => Err(error),
-            };
-            let bytes = match answer {
-                Ok(bytes) => bytes,
-                Err(SyncError::Server { code, .. }) if code == DEVICE_REVOKED => {
+            let (request, left) = next_request(store)?;
+            let answer = self.exchange(&request, &mut report).await;
+            let response = match answer {
+                Err(SyncError::Revoked) => {
                     store.wipe()?;
                     return Err(SyncError::Revoked);
                 }
-                Err(error) => return Err(error),
+                other => other?,
             };
-            report.bytes_received += bytes.len();
-            let response: SyncResponse = protocol::decode(&bytes)?;
             store.apply_sync_response(&response, Utc::now())?;
-            report.pulled += response.pulls.len();
-            report.purged += response.purge.len();
-            if !sync_again(&response, pending.len()) {
+            if !sync_again(&response, left) {
                 return Ok(report);
             }
         }
+    }
+
+    /// One round trip: sends `request` and reads the answer, counting both in `report`.
+    ///
+    /// The store is not touched, so an app can keep using it while the request is under way:
+    /// build the request with [`next_request`], then apply the answer with
+    /// [`Store::apply_sync_response`] (and wipe the store on [`SyncError::Revoked`]).
+    pub async fn exchange(
+        &self,
+        request: &SyncRequest,
+        report: &mut SyncReport,
+    ) -> Result<SyncResponse, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        let body = protocol::encode(request);
+        report.rounds += 1;
+        report.pushed += request.pushes.len();
+        report.bytes_sent += body.len();
+        let sent = self
+            .http
+            .post(format!("{}/v1/sync", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let bytes = match read_ok(sent).await {
+            Err(SyncError::Server { code, .. }) if code == DEVICE_REVOKED => {
+                return Err(SyncError::Revoked);
+            }
+            other => other?,
+        };
+        report.bytes_received += bytes.len();
+        let response: SyncResponse = protocol::decode(&bytes)?;
+        report.pulled += response.pulls.len();
+        report.purged += response.purge.len();
+        Ok(response)
     }
 
     /// Syncs, retrying transient failures up to `attempts` times with `backoff`; `sleep`
@@ -218,6 +228,18 @@ impl SyncClient {
             }
         }
     }
+}
+
+/// The next request for `store`: its cursor and as many pending pushes as one request
+/// carries; also how many pushes are left for later rounds.
+pub fn next_request(store: &mut Store) -> Result<(SyncRequest, usize), SyncError> {
+    let mut pending = store.pending_pushes()?;
+    let pushes = take_pushes(&mut pending, MAX_PUSH_BYTES);
+    let request = SyncRequest {
+        cursor: store.sync_cursor()?,
+        pushes,
+    };
+    Ok((request, pending.len()))
 }
 
 fn network(error: reqwest::Error) -> SyncError {

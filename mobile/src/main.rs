@@ -1,0 +1,3 @@
+fn main() {
+    doorstep_mobile::launch();
+}

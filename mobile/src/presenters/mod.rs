@@ -1,0 +1,9 @@
+//! The app's behaviour in plain structs and functions, which the views call and which are
+//! tested without a renderer.
+
+pub mod caseload;
+pub mod field_draft;
+pub mod lock;
+pub mod save_status;
+pub mod sync_status;
+pub mod timeliness;

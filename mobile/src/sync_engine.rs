@@ -1,0 +1,201 @@
+//! Background sync (DESIGN §5): when the app unlocks, when the network comes back, a moment
+//! after local edits, on "Sync now", and again with backoff after a failure. While the app is
+//! open it also syncs every half minute, to bring colleagues' changes.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dioxus::prelude::*;
+use doorstep_shared::store::StoreError;
+use doorstep_shared::sync::client::{Backoff, sync_again};
+use doorstep_shared::sync::http::{SyncClient, SyncError, SyncReport, next_request};
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+
+use crate::platform;
+use crate::session::{Session, SyncTrigger, settings};
+
+/// How long after an edit the sync waits for the next one.
+const AFTER_EDIT: Duration = Duration::from_secs(2);
+/// How often an idle, open app looks for colleagues' changes.
+const POLL_EVERY: Duration = Duration::from_secs(30);
+
+/// Runs the sync engine until the app closes; started once, by the app's root.
+pub async fn run(mut requests: UnboundedReceiver<SyncTrigger>, mut session: Session) {
+    let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
+    let mut wait = POLL_EVERY;
+    {
+        let mut session = session;
+        platform::on_reconnect(move || {
+            session.sync.write().online = true;
+            session.request_sync(SyncTrigger::Now);
+        });
+    }
+    loop {
+        let next = select(requests.next(), Box::pin(platform::sleep(wait))).await;
+        match next {
+            Either::Left((None, _)) => return,
+            Either::Left((Some(SyncTrigger::Edited), _)) => {
+                // Let a burst of edits settle into one sync.
+                loop {
+                    match select(requests.next(), Box::pin(platform::sleep(AFTER_EDIT))).await {
+                        Either::Left((Some(SyncTrigger::Edited), _)) => continue,
+                        Either::Left((None, _)) => return,
+                        Either::Left((Some(SyncTrigger::Now), _)) | Either::Right(_) => break,
+                    }
+                }
+            }
+            Either::Left((Some(SyncTrigger::Now), _)) | Either::Right(_) => {}
+        }
+        wait = match attempt(&mut session).await {
+            Outcome::Synced | Outcome::Idle => {
+                backoff.reset();
+                POLL_EVERY
+            }
+            Outcome::Failed => backoff.next_delay(random()),
+        };
+    }
+}
+
+enum Outcome {
+    /// Nothing to do: locked, offline or not signed in.
+    Idle,
+    Synced,
+    Failed,
+}
+
+async fn attempt(session: &mut Session) -> Outcome {
+    let online = platform::online();
+    session.sync.write().online = online;
+    if !online || !session.is_unlocked() {
+        return Outcome::Idle;
+    }
+    let client = match client(session) {
+        Some(client) => client,
+        None => {
+            session.sync.write().signed_in = false;
+            return Outcome::Idle;
+        }
+    };
+    session.sync.write().signed_in = true;
+    if session.sync.peek().needs_sign_in {
+        return Outcome::Idle;
+    }
+    session.sync.write().running = true;
+    let result = sync(session, &client).await;
+    session.sync.write().running = false;
+    session.refresh_pending();
+    let now = platform::now();
+    match result {
+        Ok(report) => {
+            let mut status = session.sync.write();
+            status.problem = None;
+            status.last_synced = Some(now);
+            let all_up = status.pending == 0;
+            drop(status);
+            if let Some(Err(error)) = session
+                .read(|store| store.set_setting(settings::LAST_SYNCED, Some(&now.to_rfc3339())))
+            {
+                tracing::warn!("could not record the sync time: {error}");
+            }
+            if all_up {
+                session.save.write().synced(now);
+            }
+            if report.pulled > 0 || report.purged > 0 {
+                *session.revision.write() += 1;
+            }
+            Outcome::Synced
+        }
+        Err(SyncError::Revoked) => {
+            session.notice.set(Some(
+                "This device was signed out by your agency and its notes removed from it.".into(),
+            ));
+            session.sync.write().needs_sign_in = true;
+            *session.revision.write() += 1;
+            Outcome::Idle
+        }
+        Err(SyncError::Server { status: 401, .. }) => {
+            session.sync.write().needs_sign_in = true;
+            Outcome::Idle
+        }
+        Err(error) => {
+            // Only the kind of failure is shown: never anything of a note.
+            let problem = describe(&error);
+            tracing::info!("sync failed: {problem}");
+            session.sync.write().problem = Some(problem);
+            Outcome::Failed
+        }
+    }
+}
+
+/// Rounds until nothing is left to push or pull. The store is borrowed only between
+/// requests, so the worker keeps writing while a request is in flight.
+async fn sync(session: &mut Session, client: &SyncClient) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    loop {
+        let (request, left) = locked(session.read(|store| {
+            next_request(store).map_err(|error| match error {
+                SyncError::Store(error) => error,
+                other => StoreError::Browser(other.to_string()),
+            })
+        }))?;
+        let response = match client.exchange(&request, &mut report).await {
+            Err(SyncError::Revoked) => {
+                locked(session.read(|store| {
+                    store.wipe()?;
+                    store.set_setting(settings::TOKEN, None)
+                }))?;
+                return Err(SyncError::Revoked);
+            }
+            other => other?,
+        };
+        let now: DateTime<Utc> = platform::now();
+        locked(session.read(|store| store.apply_sync_response(&response, now)))?;
+        if !sync_again(&response, left) {
+            return Ok(report);
+        }
+    }
+}
+
+fn locked<T>(result: Option<Result<T, StoreError>>) -> Result<T, SyncError> {
+    match result {
+        Some(result) => result.map_err(SyncError::from),
+        None => Err(SyncError::Store(StoreError::Browser(
+            "the app was locked during sync".into(),
+        ))),
+    }
+}
+
+fn client(session: &Session) -> Option<SyncClient> {
+    let (server, token) = session
+        .read(|store| {
+            Ok((
+                store.setting(settings::SERVER)?,
+                store.setting(settings::TOKEN)?,
+            ))
+        })?
+        .ok()?;
+    let client = SyncClient::new(&server?).ok()?;
+    Some(client.with_token(token?))
+}
+
+/// A failure in the worker's words.
+pub fn describe(error: &SyncError) -> String {
+    match error {
+        SyncError::Network(_) => "the server could not be reached".into(),
+        SyncError::Server { status: 429, .. } => "the server is busy".into(),
+        SyncError::Server { status, .. } if *status >= 500 => "the server had a problem".into(),
+        SyncError::Server { message, .. } => message.clone(),
+        SyncError::Revoked => "this device was signed out".into(),
+        SyncError::NotSignedIn => "not signed in".into(),
+        SyncError::Protocol(_) => "the server's answer was not understood".into(),
+        SyncError::Store(error) => error.to_string(),
+    }
+}
+
+fn random() -> u64 {
+    let mut bytes = [0; 8];
+    // Jitter only: a failed draw just means no jitter.
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
+}

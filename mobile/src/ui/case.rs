@@ -1,0 +1,298 @@
+//! A case: opening one, its page (summary, new records, timeline) and its full profile.
+
+use chrono::{DateTime, Duration, Local, Utc};
+use dioxus::prelude::*;
+use doorstep_shared::document::Occurrence;
+use doorstep_shared::ids::{CaseId, DocId, UserId};
+use doorstep_shared::model::{CaseEventKind, RecordKind, TeamRole};
+use doorstep_shared::template;
+
+use crate::platform;
+use crate::presenters::timeliness::when;
+use crate::session::{Screen, Session};
+
+use super::form::{Editable, TemplateForm, parse_local_time};
+use super::humanize;
+
+#[component]
+pub fn NewCase() -> Element {
+    let mut session = Session::get();
+    let mut name = use_signal(String::new);
+    let open = move |event: FormEvent| {
+        event.prevent_default();
+        let client = name.peek().trim().to_owned();
+        if client.is_empty() {
+            session.notice.set(Some("Enter the client's name.".into()));
+            return;
+        }
+        if let Some(id) = session.write(|store| store.create_case(&client, platform::now())) {
+            session.back();
+            session.open(Screen::Case(id));
+        }
+    };
+    rsx! {
+        section {
+            form { onsubmit: open,
+                label {
+                    "Client's name"
+                    input { name: "client_name", value: "{name}", oninput: move |event| name.set(event.value()) }
+                }
+                button { class: "primary", r#type: "submit", "Open case" }
+            }
+        }
+    }
+}
+
+/// One line of a case's timeline.
+struct TimelineEntry {
+    at: DateTime<Utc>,
+    title: String,
+    detail: String,
+    record: Option<doorstep_shared::ids::RecordId>,
+}
+
+#[component]
+pub fn CaseView(id: CaseId) -> Element {
+    let mut session = Session::get();
+    let _ = session.revision.read();
+    let mut choosing = use_signal(|| None::<RecordKind>);
+    let zone = *Local::now().offset();
+    let Some(Ok((case, records))) =
+        session.read(|store| Ok((store.case(id)?, store.records_of_case(id)?)))
+    else {
+        return rsx! { p { class: "empty", "This case is not on this device." } };
+    };
+    let mut timeline: Vec<TimelineEntry> = records
+        .iter()
+        .map(|record| TimelineEntry {
+            at: record.occurred_start.unwrap_or(record.due_from),
+            title: record.kind.template().label.to_owned(),
+            detail: format!(
+                "{} · by {}",
+                humanize(record.status.as_str()),
+                record.author
+            ),
+            record: Some(record.id),
+        })
+        .collect();
+    timeline.extend(case.events.iter().map(|event| TimelineEntry {
+        at: event.at,
+        title: humanize(event.kind.as_str()),
+        detail: event.reason.clone(),
+        record: None,
+    }));
+    timeline.sort_by(|a, b| b.at.cmp(&a.at));
+
+    rsx! {
+        section { class: "case",
+            div { class: "case-head",
+                h2 { "{case.profile.client_name}" }
+                span { class: "meta", "{humanize(case.status.state.as_str())}" }
+                button { class: "secondary", onclick: move |_| session.open(Screen::Profile(id)), "Profile, consents, goals, team" }
+            }
+            h3 { "New record" }
+            div { class: "kinds",
+                for kind in RecordKind::ALL {
+                    button {
+                        class: if choosing() == Some(kind) { "kind selected" } else { "kind" },
+                        onclick: move |_| choosing.set(Some(kind)),
+                        "{kind.template().label}"
+                    }
+                }
+            }
+            if let Some(kind) = choosing() {
+                NewRecord { case_id: id, kind }
+            }
+            h3 { "Timeline" }
+            if timeline.is_empty() {
+                p { class: "empty", "No records yet." }
+            }
+            ol { class: "timeline",
+                for (index, entry) in timeline.into_iter().enumerate() {
+                    li { key: "{index}",
+                        if let Some(record) = entry.record {
+                            button {
+                                class: "card",
+                                onclick: move |_| session.open(Screen::Record(record)),
+                                span { class: "title", "{entry.title}" }
+                                span { class: "meta", "{when(entry.at, zone)} · {entry.detail}" }
+                            }
+                        } else {
+                            div { class: "card event",
+                                span { class: "title", "{entry.title}" }
+                                span { class: "meta", "{when(entry.at, zone)} · {entry.detail}" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// When the visit or session took place, then start writing.
+#[component]
+fn NewRecord(case_id: CaseId, kind: RecordKind) -> Element {
+    let mut session = Session::get();
+    let now = Local::now();
+    let format = |at: DateTime<Local>| at.format("%Y-%m-%dT%H:%M").to_string();
+    let mut ended = use_signal(|| format(now));
+    let mut started = use_signal(|| format(now - Duration::hours(1)));
+    let start = move |event: FormEvent| {
+        event.prevent_default();
+        let occurred = Occurrence {
+            start: parse_local_time(&started.peek()),
+            end: parse_local_time(&ended.peek()),
+        };
+        if let (Some(start), Some(end)) = (occurred.start, occurred.end)
+            && start > end
+        {
+            session
+                .notice
+                .set(Some("The visit must end after it starts.".into()));
+            return;
+        }
+        if let Some(record) =
+            session.write(|store| store.create_record(case_id, kind, occurred, platform::now()))
+        {
+            session.open(Screen::Record(record));
+        }
+    };
+    rsx! {
+        form { class: "new-record", onsubmit: start,
+            label {
+                "Started"
+                input { r#type: "datetime-local", name: "started", value: "{started}", oninput: move |event| started.set(event.value()) }
+            }
+            label {
+                "Ended"
+                input { r#type: "datetime-local", name: "ended", value: "{ended}", oninput: move |event| ended.set(event.value()) }
+            }
+            button { class: "primary", r#type: "submit", "Start {kind.template().label.to_lowercase()}" }
+        }
+    }
+}
+
+#[component]
+pub fn Profile(id: CaseId) -> Element {
+    let mut session = Session::get();
+    let _ = session.revision.read();
+    let mut member = use_signal(String::new);
+    let mut role = use_signal(|| TeamRole::Colleague);
+    let mut event_kind = use_signal(|| CaseEventKind::Closure);
+    let mut reason = use_signal(String::new);
+    let mut outcome = use_signal(String::new);
+    let zone = *Local::now().offset();
+    let Some(Ok(case)) = session.read(|store| store.case(id)) else {
+        return rsx! { p { class: "empty", "This case is not on this device." } };
+    };
+    let values = serde_json::to_value(&case.profile).unwrap_or_default();
+
+    let add_member = move |event: FormEvent| {
+        event.prevent_default();
+        let Ok(user) = member.peek().trim().parse::<UserId>() else {
+            session.notice.set(Some("Enter a user name.".into()));
+            return;
+        };
+        let chosen = *role.peek();
+        if session
+            .write(|store| store.set_team_member(id, &user, Some(chosen), platform::now()))
+            .is_some()
+        {
+            member.set(String::new());
+        }
+    };
+    let record_event = move |event: FormEvent| {
+        event.prevent_default();
+        let (kind, why, result) = (
+            *event_kind.peek(),
+            reason.peek().clone(),
+            outcome.peek().clone(),
+        );
+        if session
+            .write(|store| store.record_case_event(id, kind, &why, &result, platform::now()))
+            .is_some()
+        {
+            reason.set(String::new());
+            outcome.set(String::new());
+        }
+    };
+
+    rsx! {
+        section { class: "profile",
+            TemplateForm { doc: DocId::Case(id), template: &template::CASE, values, editable: Editable::Author }
+            fieldset { class: "list",
+                legend { "Team" }
+                ul { class: "plain",
+                    for (user, member_role) in case.team.clone() {
+                        li { key: "{user}",
+                            span { "{user} · {humanize(member_role.as_str())}" }
+                            button {
+                                class: "text-button",
+                                onclick: {
+                                    let user = user.clone();
+                                    move |_| {
+                                        session.write(|store| store.set_team_member(id, &user, None, platform::now()));
+                                    }
+                                },
+                                "Remove"
+                            }
+                        }
+                    }
+                }
+                form { onsubmit: add_member,
+                    label {
+                        "Add member (user name)"
+                        input { name: "member", autocapitalize: "none", value: "{member}", oninput: move |event| member.set(event.value()) }
+                    }
+                    div { class: "choices",
+                        for option in [TeamRole::Worker, TeamRole::Colleague, TeamRole::Supervisor] {
+                            button {
+                                r#type: "button",
+                                class: if role() == option { "choice selected" } else { "choice" },
+                                onclick: move |_| role.set(option),
+                                "{humanize(option.as_str())}"
+                            }
+                        }
+                    }
+                    button { class: "secondary", r#type: "submit", "Add to team" }
+                }
+            }
+            fieldset { class: "list",
+                legend { "Status: {humanize(case.status.state.as_str())}" }
+                if !case.status.reason.is_empty() {
+                    p { "Reason: {case.status.reason}" }
+                }
+                if !case.status.outcome.is_empty() {
+                    p { "Outcome: {case.status.outcome}" }
+                }
+                ul { class: "plain",
+                    for event in case.events.iter() {
+                        li { key: "{event.id}", "{when(event.at, zone)}: {humanize(event.kind.as_str())}. {event.reason}" }
+                    }
+                }
+                form { onsubmit: record_event,
+                    div { class: "choices",
+                        for option in [CaseEventKind::Referral, CaseEventKind::Transfer, CaseEventKind::Closure, CaseEventKind::Reopening] {
+                            button {
+                                r#type: "button",
+                                class: if event_kind() == option { "choice selected" } else { "choice" },
+                                onclick: move |_| event_kind.set(option),
+                                "{humanize(option.as_str())}"
+                            }
+                        }
+                    }
+                    label {
+                        "Reason"
+                        input { name: "reason", value: "{reason}", oninput: move |event| reason.set(event.value()) }
+                    }
+                    label {
+                        "Outcome"
+                        input { name: "outcome", value: "{outcome}", oninput: move |event| outcome.set(event.value()) }
+                    }
+                    button { class: "secondary", r#type: "submit", "Record {humanize(event_kind().as_str()).to_lowercase()}" }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The caseload (search, filters, overdue badges) and the overdue list.
+
+use dioxus::prelude::*;
+use doorstep_shared::ids::DocId;
+
+use crate::platform;
+use crate::presenters::caseload::{CaseFilter, badge, visible};
+use crate::presenters::timeliness::{span, when};
+use crate::session::{Screen, Session};
+
+use super::humanize;
+
+#[component]
+pub fn Caseload() -> Element {
+    let mut session = Session::get();
+    let _ = session.revision.read();
+    let mut query = use_signal(String::new);
+    let mut filter = use_signal(CaseFilter::default);
+    let now = platform::now();
+    let cases = session
+        .read(|store| store.caseload(now))
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let overdue_total: u32 = cases.iter().map(|case| case.overdue).sum();
+    let typed = query();
+    let hits = if typed.trim().chars().count() >= 3 {
+        session
+            .read(|store| store.search(typed.trim(), 20))
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let shown = visible(&cases, filter(), &typed);
+
+    rsx! {
+        section { class: "caseload",
+            input {
+                class: "search",
+                r#type: "search",
+                placeholder: "Search clients and notes",
+                "aria-label": "Search",
+                value: "{query}",
+                oninput: move |event| query.set(event.value()),
+            }
+            div { class: "chips", role: "group", "aria-label": "Filter",
+                for choice in CaseFilter::ALL {
+                    button {
+                        class: if choice == filter() { "chip selected" } else { "chip" },
+                        "aria-pressed": "{choice == filter()}",
+                        onclick: move |_| filter.set(choice),
+                        "{choice.label()}"
+                    }
+                }
+            }
+            if overdue_total > 0 {
+                button { class: "overdue-link", onclick: move |_| session.open(Screen::Overdue),
+                    span { class: "badge overdue", "{overdue_total}" }
+                    " overdue notes"
+                }
+            }
+            if shown.is_empty() {
+                p { class: "empty",
+                    if cases.is_empty() { "No cases yet. Open one with “New case”." } else { "No case matches." }
+                }
+            }
+            ul { class: "cards",
+                for case in shown {
+                    li { key: "{case.id}",
+                        button {
+                            class: "card",
+                            onclick: {
+                                let id = case.id;
+                                move |_| session.open(Screen::Case(id))
+                            },
+                            span { class: "title", "{case.client_name}" }
+                            span { class: "meta",
+                                "{humanize(case.state.as_str())} · {case.records} records"
+                            }
+                            if let Some((text, late)) = badge(case) {
+                                span { class: if late { "badge overdue" } else { "badge" }, "{text}" }
+                            }
+                        }
+                    }
+                }
+            }
+            if !hits.is_empty() {
+                h2 { "In notes" }
+                ul { class: "cards",
+                    for hit in hits {
+                        li { key: "{hit.doc.key()}",
+                            button {
+                                class: "card",
+                                onclick: {
+                                    let doc = hit.doc;
+                                    move |_| session.open(match doc {
+                                        DocId::Case(id) => Screen::Case(id),
+                                        DocId::Record(id) => Screen::Record(id),
+                                    })
+                                },
+                                span { class: "meta", "{hit.snippet}" }
+                            }
+                        }
+                    }
+                }
+            }
+            button { class: "fab primary", onclick: move |_| session.open(Screen::NewCase), "New case" }
+        }
+    }
+}
+
+#[component]
+pub fn Overdue() -> Element {
+    let mut session = Session::get();
+    let _ = session.revision.read();
+    let now = platform::now();
+    let zone = *chrono::Local::now().offset();
+    let records = session
+        .read(|store| store.overdue_records(now))
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    rsx! {
+        section {
+            if records.is_empty() {
+                p { class: "empty", "Nothing overdue." }
+            }
+            ul { class: "cards",
+                for record in records {
+                    li { key: "{record.id}",
+                        button {
+                            class: "card",
+                            onclick: {
+                                let id = record.id;
+                                move |_| session.open(Screen::Record(id))
+                            },
+                            span { class: "title", "{record.kind.template().label}" }
+                            span { class: "meta", "Visit {when(record.due_from, zone)} · by {record.author}" }
+                            span { class: "badge overdue", "{span(now - record.due_from)} since the visit" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
