@@ -61,9 +61,9 @@ mod imp {
         web_sys::window().is_none_or(|window| window.navigator().on_line())
     }
 
-    pub fn on_reconnect(mut callback: impl FnMut() + 'static) {
+    pub fn on_reconnect(callback: impl FnMut() + 'static) {
         if let Some(window) = web_sys::window() {
-            let closure = Closure::<dyn FnMut()>::new(move || callback());
+            let closure = Closure::<dyn FnMut()>::new(callback);
             let _ =
                 window.add_event_listener_with_callback("online", closure.as_ref().unchecked_ref());
             // The listener lives as long as the page.

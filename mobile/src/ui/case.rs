@@ -81,7 +81,7 @@ pub fn CaseView(id: CaseId) -> Element {
         detail: event.reason.clone(),
         record: None,
     }));
-    timeline.sort_by(|a, b| b.at.cmp(&a.at));
+    timeline.sort_by_key(|entry| std::cmp::Reverse(entry.at));
 
     rsx! {
         section { class: "case",

@@ -427,7 +427,7 @@ impl ChunkedFile {
         self.chunks.truncate(len_usize.div_ceil(CHUNK));
         // Zero the cut-off tail, so that growing the file again reads zeros there.
         if let Some(last) = self.chunks.last_mut()
-            && len_usize % CHUNK != 0
+            && !len_usize.is_multiple_of(CHUNK)
         {
             last[len_usize % CHUNK..].fill(0);
             self.dirty.insert(self.chunks.len() - 1);
