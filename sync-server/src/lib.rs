@@ -108,6 +108,89 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_web_app_is_served_beside_the_api_and_api_misses_stay_json() {
+        let (dir, api) = app();
+        let web = dir.path().join("web");
+        std::fs::create_dir_all(web.join("assets")).unwrap();
+        std::fs::write(web.join("index.html"), "<html>doorstep app</html>").unwrap();
+        std::fs::write(web.join("assets/app.css"), "body {}").unwrap();
+        let site = Site {
+            web_root: Some(web),
+            allowed_origins: vec![],
+        };
+        let app = site.apply(api).unwrap();
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let body = |response: axum::response::Response| async move {
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        let index = app.clone().oneshot(get("/")).await.unwrap();
+        assert_eq!(index.status(), StatusCode::OK);
+        assert!(body(index).await.contains("doorstep app"));
+        let asset = app.clone().oneshot(get("/assets/app.css")).await.unwrap();
+        assert_eq!(body(asset).await, "body {}");
+        // A path of the app's own (after a reload on a deep link) gets the app.
+        let deep = app.clone().oneshot(get("/cases/anything")).await.unwrap();
+        assert!(body(deep).await.contains("doorstep app"));
+        let (status, json) = call(app.clone(), get("/v1/nothing-here")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(json["error"]["code"], "not_found");
+        let (status, json) = call(app, get("/healthz")).await;
+        assert_eq!(
+            (status, json["status"].as_str()),
+            (StatusCode::OK, Some("ok"))
+        );
+    }
+
+    #[tokio::test]
+    async fn only_allowed_origins_may_call_the_api_from_a_browser() {
+        let (_dir, api) = app();
+        let site = Site {
+            web_root: None,
+            allowed_origins: vec!["https://app.agency.example/".into()],
+        };
+        let app = site.apply(api).unwrap();
+        let preflight = |origin: &str| {
+            Request::options("/v1/sync")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                )
+                .body(Body::empty())
+                .unwrap()
+        };
+        let allowed = app
+            .clone()
+            .oneshot(preflight("https://app.agency.example"))
+            .await
+            .unwrap();
+        assert_eq!(
+            allowed.headers()["access-control-allow-origin"],
+            "https://app.agency.example"
+        );
+        let other = app
+            .oneshot(preflight("https://elsewhere.example"))
+            .await
+            .unwrap();
+        assert!(!other.headers().contains_key("access-control-allow-origin"));
+    }
+
+    #[test]
+    fn a_web_root_without_an_index_is_refused_at_start() {
+        let (dir, api) = app();
+        let site = Site {
+            web_root: Some(dir.path().to_path_buf()),
+            allowed_origins: vec![],
+        };
+        let error = site.apply(api).unwrap_err().to_string();
+        assert!(error.contains("no index.html"), "{error}");
+    }
+
+    #[tokio::test]
     async fn a_body_over_the_limit_is_refused_with_413() {
         let dir = tempfile::TempDir::new().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();

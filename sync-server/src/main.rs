@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use doorstep_shared::{CaseId, UserId};
+use doorstep_shared::document::{Document, Edit, Writer};
+use doorstep_shared::sync::protocol::{DocChanges, Heads, Push};
+use doorstep_shared::{CaseId, DocId, UserId};
 use doorstep_sync_server::settings::FileSettings;
 use doorstep_sync_server::storage::postgres::PostgresStorage;
 use doorstep_sync_server::storage::sqlite::SqliteStorage;
-use doorstep_sync_server::storage::{Storage, TeamRole};
+use doorstep_sync_server::storage::{Device, Storage, TeamRole};
 use doorstep_sync_server::{Limits, Site, auth};
 use tracing_subscriber::EnvFilter;
 
@@ -149,6 +151,18 @@ enum Role {
 
 #[derive(Debug, Subcommand)]
 enum CaseCommand {
+    /// Open a case at the office (intake) for a worker: it goes to the worker's team and
+    /// reaches their devices at their next sync.
+    Open {
+        /// The client's name.
+        client: String,
+        /// The worker who will hold the case.
+        #[arg(long = "for")]
+        worker: String,
+        /// The presenting problem, as taken at intake.
+        #[arg(long, default_value = "")]
+        presenting_problem: String,
+    },
     /// Put a case in a team's care.
     Assign {
         /// The case's id.
@@ -257,6 +271,45 @@ fn serve(
     })
 }
 
+/// Writes a new case as the worker's own document, pushed through the same validation as a
+/// device's, from a device registered for the purpose whose token nobody is ever given.
+fn open_case(
+    storage: &dyn Storage,
+    worker: &UserId,
+    client: &str,
+    presenting_problem: &str,
+) -> anyhow::Result<CaseId> {
+    let (_, token_hash) = auth::new_token()?;
+    let device = storage.create_device(worker, "intake at the office", &token_hash)?;
+    let device = Device {
+        id: device,
+        user: worker.clone(),
+        revoked: false,
+    };
+    let writer = Writer::new_device(worker.clone());
+    let id = CaseId::random();
+    let now = chrono::Utc::now();
+    let mut document = Document::new_case(&writer, id, client, now)?;
+    if !presenting_problem.is_empty() {
+        document.edit(
+            &writer,
+            &Edit::text("presenting_problem", presenting_problem),
+            now,
+        )?;
+    }
+    let heads = document.heads();
+    let push = Push {
+        changes: DocChanges {
+            doc: DocId::Case(id),
+            case_id: id,
+            changes: document.changes_after(&[]),
+        },
+        heads: Heads::from_hashes(&heads),
+    };
+    storage.push(&device, &[push])?;
+    Ok(id)
+}
+
 fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
     let user_id = |name: &str| -> anyhow::Result<UserId> {
         name.parse()
@@ -301,6 +354,14 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
         Admin::Team(TeamCommand::Remove { team, user }) => {
             storage.remove_member(&team, &user_id(&user)?)?;
             println!("{user} is off team {team}");
+        }
+        Admin::Case(CaseCommand::Open {
+            client,
+            worker,
+            presenting_problem,
+        }) => {
+            let case = open_case(storage, &user_id(&worker)?, &client, &presenting_problem)?;
+            println!("case {case} opened for {worker}");
         }
         Admin::Case(CaseCommand::Assign { case, team }) => {
             let case: CaseId = case.parse().context("not a case id")?;

@@ -154,3 +154,43 @@ async fn sign_in_refuses_wrong_passwords_and_slows_down_guessing() {
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(!server.log().contains("still wrong"));
 }
+
+#[tokio::test]
+async fn a_case_opened_at_the_office_reaches_the_worker_and_their_team_only() {
+    let server = ServerProcess::start().unwrap();
+    server
+        .team("north", &[("amara", "worker"), ("ben", "colleague")])
+        .unwrap();
+    server.team("south", &[("zed", "worker")]).unwrap();
+    let said = server
+        .admin(
+            &[
+                "admin",
+                "case",
+                "open",
+                "Intake Client",
+                "--for",
+                "amara",
+                "--presenting-problem",
+                "Rent arrears",
+            ],
+            "",
+        )
+        .unwrap();
+    let case: doorstep_shared::CaseId = said
+        .split_whitespace()
+        .nth(1)
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no case id in {said:?}"));
+    for (user, sees) in [("amara", true), ("ben", true), ("zed", false)] {
+        let mut device = Device::sign_in(&server, user).await.unwrap();
+        device.sync().await.unwrap();
+        let opened = device.store.case(case);
+        assert_eq!(opened.is_ok(), sees, "{user}");
+        if let Ok(opened) = opened {
+            assert_eq!(opened.profile.client_name, "Intake Client");
+            assert_eq!(opened.profile.presenting_problem, "Rent arrears");
+            assert_eq!(opened.author.as_str(), "amara");
+        }
+    }
+}

@@ -33,7 +33,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbKeyRange, IdbRequest, IdbTransaction, IdbTransactionMode};
 
-use super::{Journal, Location, Passphrase, Store, StoreError, key};
+use super::chunked::{CHUNK, ChunkedFile};
+use super::{Journal, Location, Passphrase, Store, StoreError};
 
 /// The SQLite VFS name the browser store registers.
 const VFS_NAME: &str = "doorstep-indexeddb";
@@ -44,8 +45,6 @@ const IDB_VERSION: u32 = 1;
 const CHUNKS: &str = "chunks";
 /// Object store of file lengths in bytes, keyed by file name.
 const LENGTHS: &str = "lengths";
-/// Bytes per stored chunk: one SQLCipher page, so a page write touches one chunk.
-const CHUNK: usize = 4096;
 
 thread_local! {
     static VFS: RefCell<Option<Rc<Shared>>> = const { RefCell::new(None) };
@@ -332,7 +331,10 @@ impl VfsFile for OpenFile {
     }
 
     fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
-        self.file.borrow_mut().write(buf, offset)
+        self.file
+            .borrow_mut()
+            .write(buf, offset)
+            .map_err(|error| VfsError::new(VfsErrorCode::Full, error.to_string().into()))
     }
 
     fn truncate(&mut self, size: u64) -> VfsResult<()> {
@@ -367,83 +369,6 @@ impl VfsFile for OpenFile {
 
     fn check_reserved_lock(&self) -> VfsResult<bool> {
         Ok(false)
-    }
-}
-
-/// A file held in memory in fixed-size chunks, remembering which chunks changed since they
-/// were last written to IndexedDB.
-#[derive(Debug, Default)]
-struct ChunkedFile {
-    chunks: Vec<Box<[u8]>>,
-    len: u64,
-    dirty: BTreeSet<usize>,
-    /// Chunks IndexedDB holds, so that chunks beyond a truncation are deleted there too.
-    stored_chunks: usize,
-}
-
-impl ChunkedFile {
-    fn read(&self, buf: &mut [u8], offset: u64) -> usize {
-        if offset >= self.len {
-            return 0;
-        }
-        let available = usize::try_from(self.len - offset).unwrap_or(usize::MAX);
-        let wanted = buf.len().min(available);
-        let mut done = 0;
-        while done < wanted {
-            let position = offset as usize + done;
-            let (index, within) = (position / CHUNK, position % CHUNK);
-            let take = (CHUNK - within).min(wanted - done);
-            buf[done..done + take].copy_from_slice(&self.chunks[index][within..within + take]);
-            done += take;
-        }
-        wanted
-    }
-
-    fn write(&mut self, buf: &[u8], offset: u64) -> VfsResult<()> {
-        let too_big = || VfsError::new(VfsErrorCode::Full, "file too large".into());
-        let start = usize::try_from(offset).map_err(|_| too_big())?;
-        let end = start.checked_add(buf.len()).ok_or_else(too_big)?;
-        while self.chunks.len() * CHUNK < end {
-            self.chunks.push(vec![0; CHUNK].into_boxed_slice());
-        }
-        let mut done = 0;
-        while done < buf.len() {
-            let position = start + done;
-            let (index, within) = (position / CHUNK, position % CHUNK);
-            let take = (CHUNK - within).min(buf.len() - done);
-            self.chunks[index][within..within + take].copy_from_slice(&buf[done..done + take]);
-            self.dirty.insert(index);
-            done += take;
-        }
-        self.len = self.len.max(end as u64);
-        Ok(())
-    }
-
-    fn truncate(&mut self, len: u64) {
-        if len >= self.len {
-            return;
-        }
-        let len_usize = len as usize;
-        self.chunks.truncate(len_usize.div_ceil(CHUNK));
-        // Zero the cut-off tail, so that growing the file again reads zeros there.
-        if let Some(last) = self.chunks.last_mut()
-            && !len_usize.is_multiple_of(CHUNK)
-        {
-            last[len_usize % CHUNK..].fill(0);
-            self.dirty.insert(self.chunks.len() - 1);
-        }
-        self.dirty.retain(|&index| index < self.chunks.len());
-        self.len = len;
-    }
-
-    fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty() || self.stored_chunks > self.chunks.len()
-    }
-
-    /// The first 16 bytes, SQLCipher's salt, or `None` for an empty file.
-    fn salt(&self) -> Option<[u8; key::SALT_LEN]> {
-        let mut salt = [0; key::SALT_LEN];
-        (self.read(&mut salt, 0) == key::SALT_LEN).then_some(salt)
     }
 }
 

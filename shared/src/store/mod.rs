@@ -11,6 +11,8 @@
 
 #[cfg(target_family = "wasm")]
 pub mod browser;
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+mod chunked;
 mod key;
 mod queries;
 mod schema;
