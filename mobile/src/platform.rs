@@ -32,10 +32,6 @@ mod imp {
         browser::open(STORE_NAME, passphrase).await
     }
 
-    pub fn writes_pending() -> bool {
-        Persistence::get().is_some_and(|persistence| persistence.pending())
-    }
-
     pub fn storage_failure() -> Option<String> {
         Persistence::get().and_then(|persistence| persistence.failure())
     }
@@ -131,11 +127,7 @@ mod imp {
         Store::open(dir.join(STORE_NAME), passphrase)
     }
 
-    // A commit to the SQLite file is durable when `Store` returns.
-    pub fn writes_pending() -> bool {
-        false
-    }
-
+    // A commit to the SQLite file is durable when `Store` returns: nothing can fail later.
     pub fn storage_failure() -> Option<String> {
         None
     }
@@ -163,5 +155,5 @@ mod imp {
 
 pub use imp::{
     default_server, device_name, on_reconnect, online, open_store, sleep, storage_failure,
-    store_exists, writes_pending, writes_settled,
+    store_exists, writes_settled,
 };

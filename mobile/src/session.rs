@@ -162,11 +162,12 @@ impl Session {
         &mut self,
         action: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Option<T> {
-        self.save.write().saving();
-        let result = match self.read(action) {
-            Some(result) => result,
-            None => Err(StoreError::Browser("the app is locked".into())),
+        let Some(result) = self.read(action) else {
+            self.notice
+                .set(Some("The app is locked: unlock it to write.".into()));
+            return None;
         };
+        self.save.write().saving();
         match result {
             Ok(value) => {
                 self.after_write();
@@ -198,8 +199,8 @@ impl Session {
 
     /// Recounts what waits to sync.
     pub fn refresh_pending(&mut self) {
-        if let Some(Ok(docs)) = self.read(|store| store.unacknowledged_docs()) {
-            self.sync.write().pending = docs.len();
+        if let Some(Ok(count)) = self.read(|store| store.unacknowledged_count()) {
+            self.sync.write().pending = count;
         }
     }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
-use doorstep_shared::store::StoreError;
 use doorstep_shared::sync::client::{Backoff, sync_again};
 use doorstep_shared::sync::http::{SyncClient, SyncError, SyncReport, next_request};
 use futures_util::StreamExt;
@@ -129,40 +128,35 @@ async fn attempt(session: &mut Session) -> Outcome {
 }
 
 /// Rounds until nothing is left to push or pull. The store is borrowed only between
-/// requests, so the worker keeps writing while a request is in flight.
+/// requests, so the worker keeps writing while a request is in flight. If the app locks
+/// meanwhile, the sync stops; an answer not applied is simply fetched again next time.
 async fn sync(session: &mut Session, client: &SyncClient) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
     loop {
-        let (request, left) = locked(session.read(|store| {
-            next_request(store).map_err(|error| match error {
-                SyncError::Store(error) => error,
-                other => StoreError::Browser(other.to_string()),
-            })
-        }))?;
+        let Some(next) = session.read(next_request) else {
+            return Ok(report);
+        };
+        let (request, left) = next?;
         let response = match client.exchange(&request, &mut report).await {
             Err(SyncError::Revoked) => {
-                locked(session.read(|store| {
+                if let Some(wiped) = session.read(|store| {
                     store.wipe()?;
                     store.set_setting(settings::TOKEN, None)
-                }))?;
+                }) {
+                    wiped?;
+                }
                 return Err(SyncError::Revoked);
             }
             other => other?,
         };
         let now: DateTime<Utc> = platform::now();
-        locked(session.read(|store| store.apply_sync_response(&response, now)))?;
+        let Some(applied) = session.read(|store| store.apply_sync_response(&response, now)) else {
+            return Ok(report);
+        };
+        applied?;
         if !sync_again(&response, left) {
             return Ok(report);
         }
-    }
-}
-
-fn locked<T>(result: Option<Result<T, StoreError>>) -> Result<T, SyncError> {
-    match result {
-        Some(result) => result.map_err(SyncError::from),
-        None => Err(SyncError::Store(StoreError::Browser(
-            "the app was locked during sync".into(),
-        ))),
     }
 }
 

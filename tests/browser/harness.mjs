@@ -185,7 +185,7 @@ export class Phone {
 
   async signIn(user, server) {
     const name = this.page.getByLabel('User name');
-    if (!(await name.getAttribute('readonly') !== null)) await name.fill(user);
+    if ((await name.getAttribute('readonly')) === null) await name.fill(user);
     await this.page.getByLabel('Server').fill(server);
     await this.page.getByLabel('Password').fill(PASSWORD);
     await this.button('Sign in').click();

@@ -246,15 +246,23 @@ impl Device {
         plan: &str,
     ) -> anyhow::Result<(CaseId, RecordId)> {
         let case = self.store.create_case(client, Utc::now())?;
-        let record = self.store.create_record(
-            case,
-            RecordKind::HomeVisit,
-            Occurrence::default(),
-            Utc::now(),
-        )?;
+        let record = self.record_with_plan(case, RecordKind::HomeVisit, plan)?;
+        Ok((case, record))
+    }
+
+    /// Writes a new record of `kind` on `case` whose plan is `plan`.
+    pub fn record_with_plan(
+        &mut self,
+        case: CaseId,
+        kind: RecordKind,
+        plan: &str,
+    ) -> anyhow::Result<RecordId> {
+        let record = self
+            .store
+            .create_record(case, kind, Occurrence::default(), Utc::now())?;
         self.store
             .edit(record, &Edit::text("plan", plan), Utc::now())?;
-        Ok((case, record))
+        Ok(record)
     }
 
     /// Syncs until nothing is left to push or pull.

@@ -2,7 +2,6 @@
 //! pages, and a sync with nothing to do stays small.
 
 use chrono::Utc;
-use doorstep_shared::document::{Edit, Occurrence};
 use doorstep_shared::model::RecordKind;
 use doorstep_tests::{Device, ServerProcess};
 
@@ -24,21 +23,11 @@ async fn ten_thousand_records_sync_up_and_down() {
         })
         .collect();
     for n in 0..RECORDS {
-        let record = amara
-            .store
-            .create_record(
+        amara
+            .record_with_plan(
                 cases[n % cases.len()],
                 RecordKind::CaseNote,
-                Occurrence::default(),
-                Utc::now(),
-            )
-            .unwrap();
-        amara
-            .store
-            .edit(
-                record,
-                &Edit::text("plan", &format!("plan number {n}")),
-                Utc::now(),
+                &format!("plan number {n}"),
             )
             .unwrap();
     }

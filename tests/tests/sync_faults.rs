@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Utc;
 use doorstep_shared::RecordId;
-use doorstep_shared::document::{Edit, Occurrence};
+use doorstep_shared::document::Edit;
 use doorstep_shared::model::{RecordBody, RecordKind};
 use doorstep_shared::sync::http::SyncClient;
 use doorstep_tests::{Device, ServerProcess};
@@ -75,17 +75,7 @@ async fn a_sync_cut_mid_response_resumes_with_nothing_lost_or_doubled() {
     let mut ben = Device::sign_in(&server, "ben").await.unwrap();
     let case = amara.store.create_case("Client", Utc::now()).unwrap();
     let record = amara
-        .store
-        .create_record(
-            case,
-            RecordKind::CaseNote,
-            Occurrence::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    amara
-        .store
-        .edit(record, &Edit::text("plan", "first"), Utc::now())
+        .record_with_plan(case, RecordKind::CaseNote, "first")
         .unwrap();
     amara.sync().await.unwrap();
     ben.sync().await.unwrap();
@@ -154,19 +144,9 @@ async fn a_server_killed_during_a_burst_of_syncs_loses_no_acknowledged_change() 
         tasks.push(tokio::spawn(async move {
             let mut written = Vec::new();
             for round in 0..40 {
-                let record = device
-                    .store
-                    .create_record(
-                        case,
-                        RecordKind::CaseNote,
-                        Occurrence::default(),
-                        Utc::now(),
-                    )
-                    .unwrap();
                 let words = format!("device {n} round {round}");
-                device
-                    .store
-                    .edit(record, &Edit::text("plan", &words), Utc::now())
+                let record = device
+                    .record_with_plan(case, RecordKind::CaseNote, &words)
                     .unwrap();
                 written.push((record, words));
                 // Failures are expected once the server is gone.

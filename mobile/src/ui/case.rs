@@ -12,7 +12,7 @@ use crate::presenters::timeliness::when;
 use crate::session::{Screen, Session};
 
 use super::form::{Editable, TemplateForm, parse_local_time};
-use super::humanize;
+use super::{CardLink, humanize};
 
 #[component]
 pub fn NewCase() -> Element {
@@ -111,11 +111,10 @@ pub fn CaseView(id: CaseId) -> Element {
                 for (index, entry) in timeline.into_iter().enumerate() {
                     li { key: "{index}",
                         if let Some(record) = entry.record {
-                            button {
-                                class: "card",
-                                onclick: move |_| session.open(Screen::Record(record)),
-                                span { class: "title", "{entry.title}" }
-                                span { class: "meta", "{when(entry.at, zone)} · {entry.detail}" }
+                            CardLink {
+                                to: Screen::Record(record),
+                                title: entry.title.clone(),
+                                meta: format!("{} · {}", when(entry.at, zone), entry.detail),
                             }
                         } else {
                             div { class: "card event",

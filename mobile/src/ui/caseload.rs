@@ -8,7 +8,7 @@ use crate::presenters::caseload::{CaseFilter, badge, visible};
 use crate::presenters::timeliness::{span, when};
 use crate::session::{Screen, Session};
 
-use super::humanize;
+use super::{CardLink, humanize};
 
 #[component]
 pub fn Caseload() -> Element {
@@ -67,19 +67,11 @@ pub fn Caseload() -> Element {
             ul { class: "cards",
                 for case in shown {
                     li { key: "{case.id}",
-                        button {
-                            class: "card",
-                            onclick: {
-                                let id = case.id;
-                                move |_| session.open(Screen::Case(id))
-                            },
-                            span { class: "title", "{case.client_name}" }
-                            span { class: "meta",
-                                "{humanize(case.state.as_str())} · {case.records} records"
-                            }
-                            if let Some((text, late)) = badge(case) {
-                                span { class: if late { "badge overdue" } else { "badge" }, "{text}" }
-                            }
+                        CardLink {
+                            to: Screen::Case(case.id),
+                            title: case.client_name.clone(),
+                            meta: format!("{} · {} records", humanize(case.state.as_str()), case.records),
+                            badge: badge(case),
                         }
                     }
                 }
@@ -89,16 +81,12 @@ pub fn Caseload() -> Element {
                 ul { class: "cards",
                     for hit in hits {
                         li { key: "{hit.doc.key()}",
-                            button {
-                                class: "card",
-                                onclick: {
-                                    let doc = hit.doc;
-                                    move |_| session.open(match doc {
-                                        DocId::Case(id) => Screen::Case(id),
-                                        DocId::Record(id) => Screen::Record(id),
-                                    })
+                            CardLink {
+                                to: match hit.doc {
+                                    DocId::Case(id) => Screen::Case(id),
+                                    DocId::Record(id) => Screen::Record(id),
                                 },
-                                span { class: "meta", "{hit.snippet}" }
+                                meta: hit.snippet.clone(),
                             }
                         }
                     }
@@ -111,7 +99,7 @@ pub fn Caseload() -> Element {
 
 #[component]
 pub fn Overdue() -> Element {
-    let mut session = Session::get();
+    let session = Session::get();
     let _ = session.revision.read();
     let now = platform::now();
     let zone = *chrono::Local::now().offset();
@@ -127,15 +115,11 @@ pub fn Overdue() -> Element {
             ul { class: "cards",
                 for record in records {
                     li { key: "{record.id}",
-                        button {
-                            class: "card",
-                            onclick: {
-                                let id = record.id;
-                                move |_| session.open(Screen::Record(id))
-                            },
-                            span { class: "title", "{record.kind.template().label}" }
-                            span { class: "meta", "Visit {when(record.due_from, zone)} · by {record.author}" }
-                            span { class: "badge overdue", "{span(now - record.due_from)} since the visit" }
+                        CardLink {
+                            to: Screen::Record(record.id),
+                            title: record.kind.template().label.to_owned(),
+                            meta: format!("Visit {} · by {}", when(record.due_from, zone), record.author),
+                            badge: (format!("{} since the visit", span(now - record.due_from)), true),
                         }
                     }
                 }

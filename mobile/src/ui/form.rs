@@ -170,6 +170,7 @@ fn Field(
     value: Value,
     editable: bool,
 ) -> Element {
+    let session = Session::get();
     match spec.kind {
         FieldKind::Narrative | FieldKind::Line => rsx! {
             TextField { doc, item, spec, value: value.as_str().unwrap_or_default().to_owned(), editable }
@@ -184,7 +185,7 @@ fn Field(
                         checked,
                         disabled: !editable,
                         onchange: move |event| {
-                            save(Session::get(), doc, &item, spec.name, FieldValue::Flag(event.checked()));
+                            save(session, doc, &item, spec.name, FieldValue::Flag(event.checked()));
                         },
                     }
                     span { "{spec.label}" }
@@ -206,7 +207,7 @@ fn Field(
                                 onclick: {
                                     let item = item.clone();
                                     move |_| {
-                                        save(Session::get(), doc, &item, spec.name, FieldValue::Text(option.to_owned()));
+                                        save(session, doc, &item, spec.name, FieldValue::Text(option.to_owned()));
                                     }
                                 },
                                 "{humanize(option)}"
@@ -231,7 +232,7 @@ fn Field(
                                 Ok(date) => FieldValue::Date(date),
                                 Err(_) => FieldValue::Empty,
                             };
-                            save(Session::get(), doc, &item, spec.name, value);
+                            save(session, doc, &item, spec.name, value);
                         },
                     }
                 }
@@ -257,7 +258,7 @@ fn Field(
                         disabled: !editable,
                         onchange: move |event| {
                             let value = parse_local_time(&event.value()).map_or(FieldValue::Empty, FieldValue::Time);
-                            save(Session::get(), doc, &item, spec.name, value);
+                            save(session, doc, &item, spec.name, value);
                         },
                     }
                 }
@@ -279,7 +280,7 @@ fn Field(
                         disabled: !editable,
                         onchange: move |event| {
                             let value = event.value().trim().parse().map_or(FieldValue::Empty, FieldValue::Number);
-                            save(Session::get(), doc, &item, spec.name, value);
+                            save(session, doc, &item, spec.name, value);
                         },
                     }
                 }

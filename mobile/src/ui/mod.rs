@@ -129,6 +129,28 @@ fn Notice() -> Element {
     }
 }
 
+/// A card in a list that opens `to` when tapped: a case, a record, a search hit.
+#[component]
+fn CardLink(
+    to: Screen,
+    title: Option<String>,
+    meta: String,
+    badge: Option<(String, bool)>,
+) -> Element {
+    let mut session = Session::get();
+    rsx! {
+        button { class: "card", onclick: move |_| session.open(to),
+            if let Some(title) = title {
+                span { class: "title", "{title}" }
+            }
+            span { class: "meta", "{meta}" }
+            if let Some((text, late)) = badge {
+                span { class: if late { "badge overdue" } else { "badge" }, "{text}" }
+            }
+        }
+    }
+}
+
 /// "share_with_team" → "Share with team".
 fn humanize(key: &str) -> String {
     let mut text = key.replace('_', " ");

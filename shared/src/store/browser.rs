@@ -17,7 +17,7 @@
 //! Durability is therefore a moment behind the commit: the caller learns when its writes
 //! reached IndexedDB from [`Persistence`], which the app shows as "Saved on this device".
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -95,10 +95,6 @@ pub struct Persistence(Rc<Progress>);
 
 #[derive(Debug, Default)]
 struct Progress {
-    /// Commits handed to IndexedDB.
-    started: Cell<u64>,
-    /// Commits IndexedDB has stored (or refused).
-    settled: Cell<u64>,
     /// Why IndexedDB refused the last write it refused, until one succeeds again.
     failure: RefCell<Option<String>>,
     /// Completion of the newest write; earlier ones complete before it.
@@ -113,11 +109,6 @@ impl Persistence {
                 .as_ref()
                 .map(|shared| Persistence(shared.progress.clone()))
         })
-    }
-
-    /// Whether some committed writes have not yet reached IndexedDB.
-    pub fn pending(&self) -> bool {
-        self.0.settled.get() < self.0.started.get()
     }
 
     /// Why the browser refused to store the latest writes (for example, storage full), if
@@ -375,7 +366,7 @@ impl VfsFile for OpenFile {
 /// Writes the chunks of `file` that changed since its last write to IndexedDB, with its
 /// length, in one IndexedDB transaction. Called when SQLite has just committed.
 fn write_commit(shared: &Rc<Shared>, name: &str, file: &Rc<RefCell<ChunkedFile>>) {
-    let (chunks, deleted) = {
+    let (chunks, deleted, len) = {
         let mut file = file.borrow_mut();
         let dirty = std::mem::take(&mut file.dirty);
         let chunks: Vec<(usize, Uint8Array)> = dirty
@@ -384,11 +375,9 @@ fn write_commit(shared: &Rc<Shared>, name: &str, file: &Rc<RefCell<ChunkedFile>>
             .collect();
         let deleted = file.chunks.len()..file.stored_chunks.max(file.chunks.len());
         file.stored_chunks = file.chunks.len();
-        (chunks, deleted)
+        (chunks, deleted, file.len)
     };
-    let len = file.borrow().len;
     let progress = shared.progress.clone();
-    progress.started.set(progress.started.get() + 1);
     let written: Vec<usize> = chunks.iter().map(|(index, _)| *index).collect();
     let result = (|| -> Result<IdbTransaction, JsValue> {
         let transaction = shared.idb.transaction_with_str_sequence_and_mode(
@@ -426,7 +415,6 @@ fn write_commit(shared: &Rc<Shared>, name: &str, file: &Rc<RefCell<ChunkedFile>>
                     progress.failure.replace(Some(describe(&error)));
                 }
             }
-            progress.settled.set(progress.settled.get() + 1);
             Ok(JsValue::UNDEFINED)
         })
     };

@@ -29,6 +29,17 @@ impl Store {
         keys.map(|key| parse_doc_key(&key?)).collect()
     }
 
+    /// How many documents hold changes the server has not acknowledged: what the app shows
+    /// as waiting to sync, counted without reading the documents' keys.
+    pub fn unacknowledged_count(&self) -> Result<usize, StoreError> {
+        let count: i64 = self.conn.query_row(
+            "SELECT count(*) FROM documents WHERE heads != acked_heads",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     /// The heads of a document that the server has acknowledged (empty if none).
     pub fn acked_heads(&self, doc: DocId) -> Result<Vec<ChangeHash>, StoreError> {
         let heads: String = self

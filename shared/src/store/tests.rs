@@ -262,6 +262,11 @@ fn remote_changes_merge_once_and_create_documents_new_to_the_device() {
     worker
         .edit(record, &Edit::text("purpose", "Check-in"), at(2))
         .unwrap();
+    assert_eq!(
+        worker.unacknowledged_count().unwrap(),
+        2,
+        "the case and its record"
+    );
 
     for doc in worker.unacknowledged_docs().unwrap() {
         let changes = worker.unacknowledged_changes(doc).unwrap();
@@ -297,6 +302,7 @@ fn remote_changes_merge_once_and_create_documents_new_to_the_device() {
     let case_heads = worker.document(case.into()).unwrap().heads();
     worker.acknowledge(DocId::Case(case), &case_heads).unwrap();
     assert!(worker.unacknowledged_docs().unwrap().is_empty());
+    assert_eq!(worker.unacknowledged_count().unwrap(), 0);
     assert!(
         worker
             .unacknowledged_changes(DocId::Record(record))

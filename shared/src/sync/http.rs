@@ -232,7 +232,7 @@ impl SyncClient {
 
 /// The next request for `store`: its cursor and as many pending pushes as one request
 /// carries; also how many pushes are left for later rounds.
-pub fn next_request(store: &mut Store) -> Result<(SyncRequest, usize), SyncError> {
+pub fn next_request(store: &mut Store) -> Result<(SyncRequest, usize), StoreError> {
     let mut pending = store.pending_pushes()?;
     let pushes = take_pushes(&mut pending, MAX_PUSH_BYTES);
     let request = SyncRequest {
