@@ -17,5 +17,17 @@ pub mod ui;
 
 /// Starts the app on the platform `dx` built it for.
 pub fn launch() {
+    #[cfg(feature = "desktop")]
+    {
+        use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
+        // On a desktop the app is a phone-shaped window: it is laid out for one hand.
+        let window = WindowBuilder::new()
+            .with_title("Doorstep")
+            .with_inner_size(LogicalSize::new(420.0, 860.0));
+        dioxus::LaunchBuilder::desktop()
+            .with_cfg(Config::new().with_window(window).with_menu(None))
+            .launch(ui::App);
+    }
+    #[cfg(not(feature = "desktop"))]
     dioxus::launch(ui::App);
 }

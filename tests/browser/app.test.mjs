@@ -143,6 +143,17 @@ describe('Doorstep on a phone', () => {
     assert.equal(await amara.page.getByLabel('Risk or safety concern').isChecked(), true);
   });
 
+  test('words typed just before the page closes are kept', async () => {
+    const plan = 'Visit again next week. Bring the befriending leaflet.';
+    // No pause after typing: the page goes away before the field's own save would run.
+    await amara.field('plan').fill(plan);
+    await amara.page.reload();
+    await amara.unlock();
+    await amara.openCase(CLIENT);
+    await amara.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
+    assert.equal(await amara.field('plan').inputValue(), plan);
+  });
+
   test('when the server starts, the note syncs', async () => {
     await server.start();
     await amara.openSync();
@@ -294,5 +305,17 @@ describe('Doorstep on a phone', () => {
     await amara.page.locator('.change.amendment').first().waitFor();
     await amara.page.locator('.as-signed textarea[name="observed_client"]').waitFor();
     await shot(amara.page, 'history');
+  });
+
+  test('a second tab of the app waits until the first is closed', async () => {
+    const second = await amara.context.newPage();
+    await second.goto(appUrl);
+    await second.locator('.open-elsewhere').waitFor();
+    await shot(second, 'open-in-another-tab');
+    assert.equal(await second.getByLabel('Passphrase', { exact: true }).count(), 0, 'the second tab must not open the store while the first holds it');
+    await amara.page.close();
+    amara.page = second;
+    await amara.unlock();
+    await amara.page.locator('.card', { hasText: CLIENT }).waitFor();
   });
 });

@@ -74,10 +74,14 @@ impl FieldDraft {
     /// typed meanwhile are carried over onto the new text: the worker's change, found as the
     /// span between what the old and the typed text share at both ends, is made to the new
     /// text at the same place.
-    pub fn refresh(&mut self, stored: &str) {
+    ///
+    /// Returns whether the text to show changed: the input then has to be drawn anew with it,
+    /// since what the worker types is otherwise left in the input as it is.
+    pub fn refresh(&mut self, stored: &str) -> bool {
         if stored == self.stored {
-            return;
+            return false;
         }
+        let shown_before = self.shown().to_owned();
         if let Some(typed) = &self.typed {
             self.typed = Some(rebase(&self.stored, typed, stored));
         }
@@ -85,6 +89,7 @@ impl FieldDraft {
         if self.typed.as_deref() == Some(stored) {
             self.typed = None;
         }
+        self.shown() != shown_before
     }
 }
 
@@ -167,7 +172,10 @@ mod tests {
     #[test]
     fn a_colleagues_edit_shows_when_nothing_is_typed() {
         let mut draft = FieldDraft::new("Tearful.");
-        draft.refresh("Tearful. Then calm.");
+        assert!(
+            draft.refresh("Tearful. Then calm."),
+            "the input is drawn anew"
+        );
         assert_eq!(draft.shown(), "Tearful. Then calm.");
         assert!(!draft.is_pending());
     }
@@ -176,7 +184,7 @@ mod tests {
     fn words_typed_while_a_colleagues_edit_arrives_are_kept_with_theirs() {
         let mut draft = FieldDraft::new("She was tearful. The flat was cold.");
         draft.input("She was tearful at first. The flat was cold.");
-        draft.refresh("She was tearful. The flat was cold. Heating broken.");
+        assert!(draft.refresh("She was tearful. The flat was cold. Heating broken."));
         assert_eq!(
             draft.shown(),
             "She was tearful at first. The flat was cold. Heating broken."
@@ -185,6 +193,17 @@ mod tests {
             draft.unsaved().as_deref(),
             Some("She was tearful at first. The flat was cold. Heating broken.")
         );
+    }
+
+    #[test]
+    fn the_workers_own_save_coming_back_leaves_the_input_alone() {
+        let mut draft = FieldDraft::new("Tea");
+        draft.input("Tea and");
+        draft.saved("Tea and");
+        draft.input("Tea and toast");
+        assert!(!draft.refresh("Tea and"), "nothing new from outside");
+        assert_eq!(draft.shown(), "Tea and toast");
+        assert_eq!(draft.unsaved().as_deref(), Some("Tea and toast"));
     }
 
     #[test]

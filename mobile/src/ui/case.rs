@@ -35,7 +35,7 @@ pub fn NewCase() -> Element {
             form { onsubmit: open,
                 label {
                     "Client's name"
-                    input { name: "client_name", value: "{name}", oninput: move |event| name.set(event.value()) }
+                    input { name: "client_name", oninput: move |event| name.set(event.value()) }
                 }
                 button { class: "primary", r#type: "submit", "Open case" }
             }
@@ -161,11 +161,11 @@ fn NewRecord(case_id: CaseId, kind: RecordKind) -> Element {
         form { class: "new-record", onsubmit: start,
             label {
                 "Started"
-                input { r#type: "datetime-local", name: "started", value: "{started}", oninput: move |event| started.set(event.value()) }
+                input { r#type: "datetime-local", name: "started", initial_value: "{started.peek()}", oninput: move |event| started.set(event.value()) }
             }
             label {
                 "Ended"
-                input { r#type: "datetime-local", name: "ended", value: "{ended}", oninput: move |event| ended.set(event.value()) }
+                input { r#type: "datetime-local", name: "ended", initial_value: "{ended.peek()}", oninput: move |event| ended.set(event.value()) }
             }
             button { class: "primary", r#type: "submit", "Start {kind.template().label.to_lowercase()}" }
         }
@@ -181,6 +181,9 @@ pub fn Profile(id: CaseId) -> Element {
     let mut event_kind = use_signal(|| CaseEventKind::Closure);
     let mut reason = use_signal(String::new);
     let mut outcome = use_signal(String::new);
+    // Bumped to give a submitted form fresh, empty inputs (see "Typed text" in `ui`).
+    let mut member_forms = use_signal(|| 0u32);
+    let mut event_forms = use_signal(|| 0u32);
     let zone = *Local::now().offset();
     let Some(Ok(case)) = session.read(|store| store.case(id)) else {
         return rsx! { p { class: "empty", "This case is not on this device." } };
@@ -199,6 +202,7 @@ pub fn Profile(id: CaseId) -> Element {
             .is_some()
         {
             member.set(String::new());
+            member_forms += 1;
         }
     };
     let record_event = move |event: FormEvent| {
@@ -214,6 +218,7 @@ pub fn Profile(id: CaseId) -> Element {
         {
             reason.set(String::new());
             outcome.set(String::new());
+            event_forms += 1;
         }
     };
 
@@ -239,10 +244,11 @@ pub fn Profile(id: CaseId) -> Element {
                         }
                     }
                 }
-                form { onsubmit: add_member,
+                for generation in [member_forms()] {
+                form { key: "{generation}", onsubmit: add_member,
                     label {
                         "Add member (user name)"
-                        input { name: "member", autocapitalize: "none", value: "{member}", oninput: move |event| member.set(event.value()) }
+                        input { name: "member", autocapitalize: "none", oninput: move |event| member.set(event.value()) }
                     }
                     div { class: "choices",
                         for option in [TeamRole::Worker, TeamRole::Colleague, TeamRole::Supervisor] {
@@ -255,6 +261,7 @@ pub fn Profile(id: CaseId) -> Element {
                         }
                     }
                     button { class: "secondary", r#type: "submit", "Add to team" }
+                }
                 }
             }
             fieldset { class: "list",
@@ -270,7 +277,8 @@ pub fn Profile(id: CaseId) -> Element {
                         li { key: "{event.id}", "{when(event.at, zone)}: {humanize(event.kind.as_str())}. {event.reason}" }
                     }
                 }
-                form { onsubmit: record_event,
+                for generation in [event_forms()] {
+                form { key: "{generation}", onsubmit: record_event,
                     div { class: "choices",
                         for option in [CaseEventKind::Referral, CaseEventKind::Transfer, CaseEventKind::Closure, CaseEventKind::Reopening] {
                             button {
@@ -283,13 +291,14 @@ pub fn Profile(id: CaseId) -> Element {
                     }
                     label {
                         "Reason"
-                        input { name: "reason", value: "{reason}", oninput: move |event| reason.set(event.value()) }
+                        input { name: "reason", oninput: move |event| reason.set(event.value()) }
                     }
                     label {
                         "Outcome"
-                        input { name: "outcome", value: "{outcome}", oninput: move |event| outcome.set(event.value()) }
+                        input { name: "outcome", oninput: move |event| outcome.set(event.value()) }
                     }
                     button { class: "secondary", r#type: "submit", "Record {humanize(event_kind().as_str()).to_lowercase()}" }
+                }
                 }
             }
         }

@@ -40,7 +40,6 @@ pub fn Caseload() -> Element {
                 r#type: "search",
                 placeholder: "Search clients and notes",
                 "aria-label": "Search",
-                value: "{query}",
                 oninput: move |event| query.set(event.value()),
             }
             div { class: "chips", role: "group", "aria-label": "Filter",

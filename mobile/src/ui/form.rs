@@ -308,9 +308,16 @@ fn TextField(
     editable: bool,
 ) -> Element {
     let session = Session::get();
+    // Read with `peek` only: typing must not re-render the field (see "Typed text" in `ui`).
     let mut draft = use_signal(|| FieldDraft::new(value.clone()));
-    // The store's text moved under the field (a sync, or another field's save re-rendering).
-    use_effect(use_reactive!(|value| draft.write().refresh(&value)));
+    // Moves when the text to show changed other than by typing, to draw the input anew.
+    let mut redraws = use_signal(|| 0u64);
+    // The store's text moved under the field (a colleague's edit arrived by sync).
+    use_effect(use_reactive!(|value| {
+        if draft.write().refresh(&value) {
+            redraws += 1;
+        }
+    }));
     let item_for_drop = item.clone();
     use_drop(move || {
         // Leaving the screen mid-pause: write what was typed.
@@ -358,27 +365,31 @@ fn TextField(
             write_now(text);
         }
     };
-    let shown = draft.read().shown().to_owned();
+    let shown = draft.peek().shown().to_owned();
     let narrative = spec.kind.is_narrative();
     rsx! {
         label { class: if narrative { "field narrative" } else { "field" },
             span { class: "label", "{spec.label}" }
-            if narrative {
-                textarea {
-                    name: spec.name,
-                    rows: 3,
-                    readonly: !editable,
-                    value: "{shown}",
-                    oninput,
-                    onblur,
-                }
-            } else {
-                input {
-                    name: spec.name,
-                    readonly: !editable,
-                    value: "{shown}",
-                    oninput,
-                    onblur,
+            for generation in [redraws()] {
+                if narrative {
+                    textarea {
+                        key: "{generation}",
+                        name: spec.name,
+                        rows: 3,
+                        readonly: !editable,
+                        initial_value: "{shown}",
+                        oninput: oninput.clone(),
+                        onblur: onblur.clone(),
+                    }
+                } else {
+                    input {
+                        key: "{generation}",
+                        name: spec.name,
+                        readonly: !editable,
+                        initial_value: "{shown}",
+                        oninput: oninput.clone(),
+                        onblur: onblur.clone(),
+                    }
                 }
             }
         }

@@ -1,5 +1,15 @@
 //! The screens. Each reads what it shows from the store through [`Session`], re-reading
 //! when [`Session::revision`] moves, and writes through [`Session::write`].
+//!
+//! # Typed text
+//!
+//! What the worker types stays in the page's inputs: no input is bound to a `value` the app
+//! renders. On desktop and phones the page and the app are two processes, so a keystroke
+//! reaches the app a moment after it lands in the input, and Dioxus writes a bound `value`
+//! back on every render: a render between two keystrokes would put the older text back and
+//! drop the newer keystroke. Inputs are prefilled with `initial_value`, report each change
+//! through `oninput`, and are emptied after a submit by rendering a fresh input (a keyed
+//! element whose key moves). A record's fields work the same way ([`form`]).
 
 mod case;
 mod caseload;
@@ -30,6 +40,7 @@ pub fn App() -> Element {
     let mut session = use_context_provider(Session::new);
     let engine = use_coroutine(move |requests| sync_engine::run(requests, session));
     use_hook(move || session.attach_sync(engine));
+    use_hook(platform::save_typing_when_hidden);
     use_future(move || async move {
         loop {
             platform::sleep(LOCK_CHECK_EVERY).await;

@@ -97,6 +97,8 @@ enum Step {
 fn Review(record: Record, reviews: bool) -> Element {
     let mut session = Session::get();
     let mut comment = use_signal(String::new);
+    // Bumped to give the comment box a fresh, empty textarea (see "Typed text" in `ui`).
+    let mut comments = use_signal(|| 0u32);
     let zone = *Local::now().offset();
     let id = record.id;
     let mut act = move |step: Step| {
@@ -110,6 +112,7 @@ fn Review(record: Record, reviews: bool) -> Element {
         });
         if done.is_some() {
             comment.set(String::new());
+            comments += 1;
         }
     };
     rsx! {
@@ -138,7 +141,9 @@ fn Review(record: Record, reviews: bool) -> Element {
             if reviews {
                 label {
                     "Comment or reason for returning"
-                    textarea { name: "review_comment", rows: 3, value: "{comment}", oninput: move |event| comment.set(event.value()) }
+                    for generation in [comments()] {
+                        textarea { key: "{generation}", name: "review_comment", rows: 3, oninput: move |event| comment.set(event.value()) }
+                    }
                 }
                 div { class: "row",
                     button { class: "secondary", onclick: move |_| act(Step::Comment), "Comment" }
@@ -156,6 +161,8 @@ fn Addenda(record: Record) -> Element {
     let mut session = Session::get();
     let mut reason = use_signal(String::new);
     let mut text = use_signal(String::new);
+    // Bumped to give a submitted form fresh, empty inputs (see "Typed text" in `ui`).
+    let mut forms = use_signal(|| 0u32);
     let zone = *Local::now().offset();
     let id = record.id;
     if record.status != RecordStatus::Finalised {
@@ -170,6 +177,7 @@ fn Addenda(record: Record) -> Element {
         {
             reason.set(String::new());
             text.set(String::new());
+            forms += 1;
         }
     };
     rsx! {
@@ -184,16 +192,18 @@ fn Addenda(record: Record) -> Element {
                     p { "{addendum.text}" }
                 }
             }
-            form { onsubmit: add,
+            for generation in [forms()] {
+            form { key: "{generation}", onsubmit: add,
                 label {
                     "Reason for the addendum"
-                    input { name: "addendum_reason", value: "{reason}", oninput: move |event| reason.set(event.value()) }
+                    input { name: "addendum_reason", oninput: move |event| reason.set(event.value()) }
                 }
                 label {
                     "Addendum"
-                    textarea { name: "addendum_text", rows: 3, value: "{text}", oninput: move |event| text.set(event.value()) }
+                    textarea { name: "addendum_text", rows: 3, oninput: move |event| text.set(event.value()) }
                 }
                 button { class: "primary", r#type: "submit", "Add addendum" }
+            }
             }
         }
     }

@@ -71,7 +71,6 @@ pub fn SignIn() -> Element {
                         store.set_setting(settings::SERVER, Some(&address))?;
                         store.set_setting(settings::TOKEN, Some(&token))
                     });
-                    password.set(String::new());
                     {
                         let mut sync = session.sync.write();
                         sync.signed_in = true;
@@ -104,7 +103,7 @@ pub fn SignIn() -> Element {
                         r#type: "url",
                         name: "server",
                         inputmode: "url",
-                        value: "{server}",
+                        initial_value: "{server.peek()}",
                         oninput: move |event| server.set(event.value()),
                     }
                 }
@@ -115,7 +114,7 @@ pub fn SignIn() -> Element {
                         autocomplete: "username",
                         autocapitalize: "none",
                         readonly: known_user.is_some(),
-                        value: "{user}",
+                        initial_value: "{user.peek()}",
                         oninput: move |event| user.set(event.value()),
                     }
                 }
@@ -125,7 +124,6 @@ pub fn SignIn() -> Element {
                         r#type: "password",
                         name: "password",
                         autocomplete: "current-password",
-                        value: "{password}",
                         oninput: move |event| password.set(event.value()),
                     }
                 }

@@ -10,13 +10,32 @@ use crate::session::Session;
 #[component]
 pub fn Unlock() -> Element {
     let mut session = Session::get();
-    let exists = use_resource(platform::store_exists);
+    // Set while another tab of this app holds the store (see `platform::claim_store`).
+    let mut open_elsewhere = use_signal(|| false);
+    let exists = use_resource(move || async move {
+        if !platform::claim_store(false).await {
+            open_elsewhere.set(true);
+            platform::claim_store(true).await;
+            open_elsewhere.set(false);
+        }
+        platform::store_exists().await
+    });
     let mut passphrase = use_signal(String::new);
     let mut confirmation = use_signal(String::new);
     let mut problem = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
 
     let exists = match &*exists.read() {
+        None if open_elsewhere() => {
+            return rsx! {
+                section { class: "unlock",
+                    h1 { class: "brand", "Doorstep" }
+                    p { class: "open-elsewhere", role: "status",
+                        "Doorstep is already open in another tab or window. Close it there, and this one continues by itself."
+                    }
+                }
+            };
+        }
         None => return rsx! { p { class: "centre", "Opening…" } },
         Some(Err(error)) => {
             return rsx! { p { class: "error", role: "alert", "This device's storage cannot be opened: {error}" } };
@@ -39,10 +58,7 @@ pub fn Unlock() -> Element {
             let opened = platform::open_store(&Passphrase::new(typed)).await;
             busy.set(false);
             match opened.and_then(|store| session.unlock(store)) {
-                Ok(()) => {
-                    passphrase.set(String::new());
-                    confirmation.set(String::new());
-                }
+                Ok(()) => {}
                 Err(StoreError::WrongPassphrase) => problem.set(Some(
                     "That passphrase does not open this device's notes.".into(),
                 )),
@@ -68,7 +84,6 @@ pub fn Unlock() -> Element {
                         r#type: "password",
                         name: "passphrase",
                         autocomplete: if exists { "current-password" } else { "new-password" },
-                        value: "{passphrase}",
                         oninput: move |event| passphrase.set(event.value()),
                     }
                 }
@@ -79,7 +94,6 @@ pub fn Unlock() -> Element {
                             r#type: "password",
                             name: "confirmation",
                             autocomplete: "new-password",
-                            value: "{confirmation}",
                             oninput: move |event| confirmation.set(event.value()),
                         }
                     }

@@ -394,6 +394,10 @@ fn write_commit(shared: &Rc<Shared>, name: &str, file: &Rc<RefCell<ChunkedFile>>
         transaction
             .object_store(LENGTHS)?
             .put_with_key(&JsValue::from_f64(len as f64), &JsValue::from_str(name))?;
+        // Commit now rather than when this task ends: a commit made as the page is being
+        // closed (the last words of a field, saved on `pagehide`) must not wait for a task
+        // that never comes.
+        transaction.commit()?;
         Ok(transaction)
     })();
     let completion = match result {
