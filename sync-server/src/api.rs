@@ -89,6 +89,8 @@ pub enum ApiError {
     BadCredentials,
     /// Too many sign-in attempts.
     RateLimited,
+    /// The account is locked after too many failed sign-ins.
+    AccountLocked,
     /// No access to a case.
     Forbidden,
     /// The body is larger than the limit.
@@ -130,6 +132,13 @@ impl IntoResponse for ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many sign-in attempts: wait a minute".to_owned(),
+            ),
+            ApiError::AccountLocked => (
+                StatusCode::FORBIDDEN,
+                "account_locked",
+                "this account is locked after too many failed sign-ins: ask your administrator \
+                 to set a new password"
+                    .to_owned(),
             ),
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -247,16 +256,54 @@ async fn sign_in(
     let user: Option<UserId> = request.user.parse().ok();
     let storage = state.storage.clone();
     let lookup = user.clone();
-    let hash = blocking(move || match lookup {
-        Some(user) => storage.password_hash(&user),
+    let credentials = blocking(move || match lookup {
+        Some(user) => storage.credentials(&user),
         None => Ok(None),
     })
     .await?;
+    let failed_before = credentials.as_ref().map_or(0, |c| c.failed_sign_ins);
+    if let Some(user) = &user
+        && failed_before >= auth::LOCK_AFTER_FAILURES
+    {
+        audit(
+            &state,
+            vec![sign_in_entry(
+                Some(user.clone()),
+                None,
+                "sign_in_refused",
+                "account_locked",
+            )],
+        )
+        .await;
+        return Err(ApiError::AccountLocked);
+    }
+    let hash = credentials.map(|credentials| credentials.password_hash);
     let password = request.password;
     let valid =
         tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password))
             .await
             .map_err(|_| ApiError::Internal)?;
+    if !valid && let Some(user) = &user {
+        let storage = state.storage.clone();
+        let failing = user.clone();
+        let failures = blocking(move || storage.sign_in_failed(&failing)).await?;
+        if failures == auth::LOCK_AFTER_FAILURES {
+            tracing::warn!(
+                failures,
+                "an account was locked after consecutive failed sign-ins"
+            );
+            audit(
+                &state,
+                vec![sign_in_entry(
+                    Some(user.clone()),
+                    None,
+                    "account_locked",
+                    &format!("{failures} failed sign-ins"),
+                )],
+            )
+            .await;
+        }
+    }
     let Some(user) = user.filter(|_| valid) else {
         audit(
             &state,
@@ -274,8 +321,13 @@ async fn sign_in(
     let storage = state.storage.clone();
     let device_user = user.clone();
     let name: String = request.device_name.chars().take(100).collect();
-    let device_id =
-        blocking(move || storage.create_device(&device_user, &name, &token_hash)).await?;
+    let device_id = blocking(move || {
+        if failed_before > 0 {
+            storage.sign_in_succeeded(&device_user)?;
+        }
+        storage.create_device(&device_user, &name, &token_hash)
+    })
+    .await?;
     audit(
         &state,
         vec![sign_in_entry(

@@ -1,5 +1,11 @@
 //! Passwords and device tokens.
 //!
+//! Passwords follow NIST SP 800-63B: at least 8 characters, long passphrases welcome (up to
+//! 256), no composition rules, and none of the most common passwords, nor the user's own name
+//! or the service's. Sign-in is throttled per user name and per client address, and an
+//! account is locked after [`LOCK_AFTER_FAILURES`] consecutive failures, until an
+//! administrator sets a new password.
+//!
 //! Passwords are stored as Argon2id hashes (PHC strings). A device token is 32 random bytes
 //! handed to the device once, as hex; the server keeps only its SHA-256, which is enough for
 //! a secret of that entropy and lets every request be checked with one index lookup.
@@ -10,7 +16,56 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use doorstep_shared::UserId;
 use sha2::{Digest, Sha256};
+
+/// The fewest characters a password may have.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// The most characters a password may have: well past the 64 NIST asks to accept, and
+/// bounded so that hashing one stays cheap.
+pub const PASSWORD_MAX_CHARS: usize = 256;
+/// Consecutive failed sign-ins after which an account is locked (NIST: at most 100).
+pub const LOCK_AFTER_FAILURES: u32 = 100;
+
+/// Why a new password was refused. The messages speak to the person choosing it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRefused {
+    /// Under [`PASSWORD_MIN_CHARS`].
+    #[error("the password must have at least {PASSWORD_MIN_CHARS} characters")]
+    TooShort,
+    /// Over [`PASSWORD_MAX_CHARS`].
+    #[error("the password may have at most {PASSWORD_MAX_CHARS} characters")]
+    TooLong,
+    /// On the list of the most common passwords, which are guessed first.
+    #[error("that password is one of the most common, which are guessed first: choose another")]
+    Common,
+    /// The user's name or the service's, which are guessed first too.
+    #[error("the password must not be the user name or the name of the service")]
+    ContextSpecific,
+}
+
+/// Checks a password someone is choosing for `user`. Characters are counted as Unicode
+/// scalar values, so a passphrase in any script counts as it reads; nothing is asked of its
+/// composition.
+pub fn check_new_password(user: &UserId, password: &str) -> Result<(), PasswordRefused> {
+    let chars = password.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
+        return Err(PasswordRefused::TooShort);
+    }
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(PasswordRefused::TooLong);
+    }
+    let folded = password.to_lowercase();
+    if folded == user.as_str().to_lowercase() || folded == "doorstep" {
+        return Err(PasswordRefused::ContextSpecific);
+    }
+    if passwords::analyzer::is_common_password(password)
+        || passwords::analyzer::is_common_password(&folded)
+    {
+        return Err(PasswordRefused::Common);
+    }
+    Ok(())
+}
 
 /// Hashes a password with Argon2id and a random salt.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -106,6 +161,41 @@ mod tests {
             hash_password("correct horse battery staple").unwrap(),
             "salted"
         );
+    }
+
+    #[test]
+    fn new_passwords_are_judged_by_length_and_commonness_not_composition() {
+        let amara: UserId = "amara".parse().unwrap();
+        let check = |password: &str| check_new_password(&amara, password);
+        assert_eq!(check("seven77"), Err(PasswordRefused::TooShort));
+        assert_eq!(check("password"), Err(PasswordRefused::Common));
+        assert_eq!(
+            check("PASSWORD1"),
+            Err(PasswordRefused::Common),
+            "case folded"
+        );
+        assert_eq!(check("12345678"), Err(PasswordRefused::Common));
+        assert_eq!(check("qwertyuiop"), Err(PasswordRefused::Common));
+        assert_eq!(check("Doorstep"), Err(PasswordRefused::ContextSpecific));
+        let named: UserId = "amara.okonkwo".parse().unwrap();
+        assert_eq!(
+            check_new_password(&named, "Amara.Okonkwo"),
+            Err(PasswordRefused::ContextSpecific)
+        );
+        // No composition rules: lower-case words alone are fine, and so is any script.
+        assert_eq!(check("kettle harbour violet"), Ok(()));
+        assert_eq!(check("чайник гавань"), Ok(()));
+        assert_eq!(check("eightchr"), Ok(()), "eight characters are enough");
+        // At least 64 accepted, and passphrases well beyond.
+        assert_eq!(check(&"long passphrase ".repeat(4)), Ok(()));
+        assert_eq!(check(&"x".repeat(PASSWORD_MAX_CHARS)), Ok(()));
+        assert_eq!(
+            check(&"x".repeat(PASSWORD_MAX_CHARS + 1)),
+            Err(PasswordRefused::TooLong)
+        );
+        // Counted in characters, not bytes: eight accented letters are eight.
+        assert_eq!(check("éèêëàâäô"), Ok(()));
+        assert_eq!(check("éèêëàâä"), Err(PasswordRefused::TooShort));
     }
 
     #[test]

@@ -235,6 +235,84 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_account_locks_after_100_failed_sign_ins_in_a_row_until_its_password_is_reset() {
+        use crate::storage::Storage;
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = Arc::new(SqliteStorage::open(&dir.path().join("server.db")).unwrap());
+        let amara: doorstep_shared::UserId = "amara".parse().unwrap();
+        let password = "kettle harbour violet";
+        storage
+            .create_user(&amara, &auth::hash_password(password).unwrap())
+            .unwrap();
+        // Throttling is tested on its own; here every attempt must reach the password check.
+        let limits = Limits {
+            sign_ins_per_minute: 1_000,
+            ..Limits::default()
+        };
+        let app = router(storage.clone(), &limits);
+        let sign_in = |password: &str| {
+            let body =
+                serde_json::json!({"user": "amara", "password": password, "device_name": "test"});
+            let mut request = Request::post("/v1/sign-in")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)),
+            ));
+            call(app.clone(), request)
+        };
+        let failed = || {
+            storage
+                .credentials(&amara)
+                .unwrap()
+                .unwrap()
+                .failed_sign_ins
+        };
+
+        // A success clears the count of failures before it.
+        for _ in 0..auth::LOCK_AFTER_FAILURES - 1 {
+            assert_eq!(sign_in("wrong guess").await.0, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(failed(), auth::LOCK_AFTER_FAILURES - 1);
+        assert_eq!(sign_in(password).await.0, StatusCode::OK);
+        assert_eq!(failed(), 0);
+
+        // A hundred failures in a row lock the account: the right password no longer opens it.
+        for _ in 0..auth::LOCK_AFTER_FAILURES {
+            assert_eq!(sign_in("wrong guess").await.0, StatusCode::UNAUTHORIZED);
+        }
+        let (status, json) = sign_in(password).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(json["error"]["code"], "account_locked");
+        let audit = storage.audit_log().unwrap();
+        let locks: Vec<_> = audit
+            .iter()
+            .filter(|(_, entry)| entry.action == "account_locked")
+            .collect();
+        assert_eq!(locks.len(), 1, "the lock is logged once");
+        assert_eq!(locks[0].1.user.as_ref(), Some(&amara));
+        assert!(
+            audit
+                .iter()
+                .any(|(_, entry)| entry.detail == "account_locked")
+        );
+        assert!(
+            audit
+                .iter()
+                .all(|(_, entry)| !format!("{entry:?}").contains(password)
+                    && !format!("{entry:?}").contains("wrong guess")),
+            "no password is logged"
+        );
+
+        // An administrator's new password unlocks it.
+        storage
+            .set_password(&amara, &auth::hash_password("new kettle harbour").unwrap())
+            .unwrap();
+        assert_eq!(sign_in("new kettle harbour").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
     async fn errors_are_json_with_a_code() {
         let (_dir, app) = app();
         let (status, json) = call(

@@ -109,7 +109,7 @@ enum UserCommand {
     },
     /// List users with their teams and active devices.
     List,
-    /// Set a new password, read from the first line of standard input.
+    /// Set a new password, read from the first line of standard input; unlocks the account.
     ResetPassword {
         /// User name.
         user: String,
@@ -318,7 +318,7 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
     match admin {
         Admin::User(UserCommand::Create { user }) => {
             let user = user_id(&user)?;
-            let hash = auth::hash_password(&read_password()?)?;
+            let hash = auth::hash_password(&read_new_password(&user)?)?;
             storage.create_user(&user, &hash)?;
             println!("created user {user}");
         }
@@ -334,9 +334,9 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
         }
         Admin::User(UserCommand::ResetPassword { user }) => {
             let user = user_id(&user)?;
-            let hash = auth::hash_password(&read_password()?)?;
+            let hash = auth::hash_password(&read_new_password(&user)?)?;
             storage.set_password(&user, &hash)?;
-            println!("password of {user} reset");
+            println!("password of {user} reset; the account is unlocked");
         }
         Admin::Team(TeamCommand::Create { team }) => {
             storage.create_team(&team)?;
@@ -393,17 +393,16 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The first line of standard input, so that passwords never appear in a command line.
-fn read_password() -> anyhow::Result<String> {
+/// A new password for `user`, from the first line of standard input so that it never appears
+/// in a command line, checked against the password rules.
+fn read_new_password(user: &UserId) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .context("reading the password from standard input")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
-    if password.chars().count() < 8 {
-        bail!("the password must have at least 8 characters");
-    }
+    auth::check_new_password(user, &password)?;
     Ok(password)
 }
 

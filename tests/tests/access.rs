@@ -155,6 +155,41 @@ async fn sign_in_refuses_wrong_passwords_and_slows_down_guessing() {
     assert!(!server.log().contains("still wrong"));
 }
 
+#[test]
+fn new_passwords_are_refused_when_short_common_or_the_users_own_name() {
+    let server = ServerProcess::start().unwrap();
+    let user = "bola.adeyemi";
+    let create =
+        |password: &str| server.admin(&["admin", "user", "create", user], &format!("{password}\n"));
+    for (password, why) in [
+        ("seven77", "at least 8 characters"),
+        ("password1", "most common"),
+        ("iloveyou", "most common"),
+        ("Bola.Adeyemi", "user name or the name of the service"),
+        ("DOORSTEP", "user name or the name of the service"),
+    ] {
+        let refused = create(password).unwrap_err().to_string();
+        assert!(refused.contains(why), "{password}: {refused}");
+        assert!(
+            !refused.contains(password),
+            "the password is echoed: {refused}"
+        );
+    }
+    let users = server.admin(&["admin", "user", "list"], "").unwrap();
+    assert!(!users.contains(user), "nothing was created: {users}");
+
+    // No composition rules, and long passphrases welcome.
+    create("twelve quiet kettles").unwrap();
+    let long = "a passphrase of well over sixty-four characters, which anyone may choose";
+    assert!(long.chars().count() > 64);
+    server
+        .admin(
+            &["admin", "user", "reset-password", user],
+            &format!("{long}\n"),
+        )
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_case_opened_at_the_office_reaches_the_worker_and_their_team_only() {
     let server = ServerProcess::start().unwrap();

@@ -26,6 +26,15 @@ pub struct Device {
     pub revoked: bool,
 }
 
+/// What sign-in checks a password against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The Argon2id hash (a PHC string).
+    pub password_hash: String,
+    /// Failed sign-ins since the last success or password reset.
+    pub failed_sign_ins: u32,
+}
+
 /// A user as `admin user list` shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSummary {
@@ -82,10 +91,14 @@ pub struct AuditEntry {
 pub trait Storage: Send + Sync + 'static {
     /// Creates a user with an Argon2id password hash.
     fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError>;
-    /// Replaces a user's password hash.
+    /// Replaces a user's password hash, and unlocks the account.
     fn set_password(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError>;
-    /// A user's password hash, if the user exists.
-    fn password_hash(&self, user: &UserId) -> Result<Option<String>, StorageError>;
+    /// A user's password hash and failed sign-ins, if the user exists.
+    fn credentials(&self, user: &UserId) -> Result<Option<Credentials>, StorageError>;
+    /// Counts a failed sign-in; returns the consecutive failures so far (0 for no such user).
+    fn sign_in_failed(&self, user: &UserId) -> Result<u32, StorageError>;
+    /// A sign-in succeeded: the count of failures starts again.
+    fn sign_in_succeeded(&self, user: &UserId) -> Result<(), StorageError>;
     /// Every user, with teams and device counts.
     fn list_users(&self) -> Result<Vec<UserSummary>, StorageError>;
     /// Registers a device for a user under the hash of its token.

@@ -18,9 +18,10 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::log::{self, LogRow, LogTx};
-use super::{AuditEntry, Device, Storage, StorageError, TeamRole, UserSummary};
+use super::{AuditEntry, Credentials, Device, Storage, StorageError, TeamRole, UserSummary};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         user_id       TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -77,7 +78,12 @@ const MIGRATIONS: &[&str] = &[r#"
         action    TEXT NOT NULL,
         detail    TEXT NOT NULL
     );
-"#];
+"#,
+    r#"
+    -- Consecutive failed sign-ins, for locking an account after too many.
+    ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// An arbitrary, fixed key for the advisory lock that serialises migrations between server
 /// processes starting together.
@@ -401,7 +407,7 @@ impl Storage for PostgresStorage {
         let updated = self
             .conn()?
             .execute(
-                "UPDATE users SET password_hash = $2 WHERE user_id = $1",
+                "UPDATE users SET password_hash = $2, failed_sign_ins = 0 WHERE user_id = $1",
                 &[&user.as_str(), &password_hash],
             )
             .map_err(db)?;
@@ -411,15 +417,40 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
-    fn password_hash(&self, user: &UserId) -> Result<Option<String>, StorageError> {
+    fn credentials(&self, user: &UserId) -> Result<Option<Credentials>, StorageError> {
         let row = self
             .conn()?
             .query_opt(
-                "SELECT password_hash FROM users WHERE user_id = $1",
+                "SELECT password_hash, failed_sign_ins FROM users WHERE user_id = $1",
                 &[&user.as_str()],
             )
             .map_err(db)?;
-        Ok(row.map(|row| row.get(0)))
+        Ok(row.map(|row| Credentials {
+            password_hash: row.get(0),
+            failed_sign_ins: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
+        }))
+    }
+
+    fn sign_in_failed(&self, user: &UserId) -> Result<u32, StorageError> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE user_id = $1
+                 RETURNING failed_sign_ins",
+                &[&user.as_str()],
+            )
+            .map_err(db)?;
+        Ok(row.map_or(0, |row| u32::try_from(row.get::<_, i32>(0)).unwrap_or(0)))
+    }
+
+    fn sign_in_succeeded(&self, user: &UserId) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "UPDATE users SET failed_sign_ins = 0 WHERE user_id = $1 AND failed_sign_ins > 0",
+                &[&user.as_str()],
+            )
+            .map_err(db)?;
+        Ok(())
     }
 
     fn list_users(&self) -> Result<Vec<UserSummary>, StorageError> {

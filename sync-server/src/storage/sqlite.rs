@@ -15,9 +15,10 @@ use doorstep_shared::{CaseId, UserId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::log::{self, LogRow, LogTx};
-use super::{AuditEntry, Device, Storage, StorageError, TeamRole, UserSummary};
+use super::{AuditEntry, Credentials, Device, Storage, StorageError, TeamRole, UserSummary};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE users (
         user_id       TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -76,7 +77,12 @@ const MIGRATIONS: &[&str] = &[r#"
         action    TEXT NOT NULL,
         detail    TEXT NOT NULL
     );
-"#];
+"#,
+    r#"
+    -- Consecutive failed sign-ins, for locking an account after too many.
+    ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// Storage in one SQLite file.
 #[derive(Debug)]
@@ -352,7 +358,7 @@ impl Storage for SqliteStorage {
         let updated = self
             .conn()
             .execute(
-                "UPDATE users SET password_hash = ?2 WHERE user_id = ?1",
+                "UPDATE users SET password_hash = ?2, failed_sign_ins = 0 WHERE user_id = ?1",
                 params![user.as_str(), password_hash],
             )
             .map_err(db)?;
@@ -362,15 +368,43 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    fn password_hash(&self, user: &UserId) -> Result<Option<String>, StorageError> {
+    fn credentials(&self, user: &UserId) -> Result<Option<Credentials>, StorageError> {
         self.conn()
             .query_row(
-                "SELECT password_hash FROM users WHERE user_id = ?1",
+                "SELECT password_hash, failed_sign_ins FROM users WHERE user_id = ?1",
+                [user.as_str()],
+                |row| {
+                    Ok(Credentials {
+                        password_hash: row.get(0)?,
+                        failed_sign_ins: row.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn sign_in_failed(&self, user: &UserId) -> Result<u32, StorageError> {
+        self.conn()
+            .query_row(
+                "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE user_id = ?1
+                 RETURNING failed_sign_ins",
                 [user.as_str()],
                 |row| row.get(0),
             )
             .optional()
             .map_err(db)
+            .map(Option::unwrap_or_default)
+    }
+
+    fn sign_in_succeeded(&self, user: &UserId) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "UPDATE users SET failed_sign_ins = 0 WHERE user_id = ?1 AND failed_sign_ins > 0",
+                [user.as_str()],
+            )
+            .map_err(db)?;
+        Ok(())
     }
 
     fn list_users(&self) -> Result<Vec<UserSummary>, StorageError> {

@@ -9,7 +9,7 @@ use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, DocId, UserId};
 use tempfile::TempDir;
 
-use super::{Device, Storage, StorageError, TeamRole};
+use super::{Credentials, Device, Storage, StorageError, TeamRole};
 
 struct Phone {
     _dir: TempDir,
@@ -89,6 +89,31 @@ pub fn story(storage: &dyn Storage) {
         storage.create_user(&user("amara"), "x"),
         Err(StorageError::Exists(_))
     ));
+
+    // Failed sign-ins count until a success or a new password.
+    let credentials = |name: &str| storage.credentials(&user(name)).unwrap();
+    assert_eq!(
+        credentials("amara"),
+        Some(Credentials {
+            password_hash: "hash".into(),
+            failed_sign_ins: 0
+        })
+    );
+    assert_eq!(storage.sign_in_failed(&user("amara")).unwrap(), 1);
+    assert_eq!(storage.sign_in_failed(&user("amara")).unwrap(), 2);
+    storage.sign_in_succeeded(&user("amara")).unwrap();
+    assert_eq!(credentials("amara").unwrap().failed_sign_ins, 0);
+    assert_eq!(storage.sign_in_failed(&user("amara")).unwrap(), 1);
+    storage.set_password(&user("amara"), "new hash").unwrap();
+    assert_eq!(
+        credentials("amara"),
+        Some(Credentials {
+            password_hash: "new hash".into(),
+            failed_sign_ins: 0
+        })
+    );
+    assert_eq!(credentials("nobody"), None);
+    assert_eq!(storage.sign_in_failed(&user("nobody")).unwrap(), 0);
     storage.create_team("north").unwrap();
     storage.create_team("south").unwrap();
     storage
