@@ -396,7 +396,9 @@ fn write_commit(shared: &Rc<Shared>, name: &str, file: &Rc<RefCell<ChunkedFile>>
             .put_with_key(&JsValue::from_f64(len as f64), &JsValue::from_str(name))?;
         // Commit now rather than when this task ends: a commit made as the page is being
         // closed (the last words of a field, saved on `pagehide`) must not wait for a task
-        // that never comes.
+        // that never comes. (web-sys marks `commit` deprecated, but it is standard IndexedDB
+        // 3.0 and in every current browser.)
+        #[allow(deprecated)]
         transaction.commit()?;
         Ok(transaction)
     })();
