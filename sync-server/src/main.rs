@@ -174,9 +174,15 @@ enum CaseCommand {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
+    /// List the devices signed in, with their ids, oldest first.
+    List {
+        /// Only this user's devices.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Revoke a device: its token stops working and it wipes itself at its next sync.
     Revoke {
-        /// The device's id, as shown at sign-in and in the audit log.
+        /// The device's id, as `admin device list` and the audit log show it.
         device: String,
     },
 }
@@ -367,6 +373,19 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             let case: CaseId = case.parse().context("not a case id")?;
             storage.assign_case(case, &team)?;
             println!("case {case} is with team {team}");
+        }
+        Admin::Device(DeviceCommand::List { user }) => {
+            let user = user.as_deref().map(user_id).transpose()?;
+            for device in storage.list_devices(user.as_ref())? {
+                let state = match &device.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\tsigned in {}\t{state}",
+                    device.id, device.user, device.name, device.signed_in_at
+                );
+            }
         }
         Admin::Device(DeviceCommand::Revoke { device }) => {
             storage.revoke_device(&device)?;

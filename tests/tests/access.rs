@@ -46,6 +46,17 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
     server
         .admin(&["admin", "device", "revoke", &revoked.device_id], "")
         .unwrap();
+    let listed = server
+        .admin(&["admin", "device", "list", "--user", "amara"], "")
+        .unwrap();
+    let line = |id: &str| {
+        listed
+            .lines()
+            .find(|line| line.starts_with(id))
+            .unwrap_or("")
+    };
+    assert!(line(&revoked.device_id).contains("\trevoked "), "{listed}");
+    assert!(line(&amara.device_id).ends_with("\tactive"), "{listed}");
     let forged = format!("Bearer {}", "ab".repeat(32));
     let cases: [(Option<&str>, &str); 5] = [
         (None, "unauthenticated"),

@@ -46,6 +46,21 @@ pub struct UserSummary {
     pub active_devices: u32,
 }
 
+/// A device as `admin device list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSummary {
+    /// The device's id, for `admin device revoke`.
+    pub id: String,
+    /// Whose it is.
+    pub user: UserId,
+    /// What the device called itself at sign-in ("Chrome (web)", "android app").
+    pub name: String,
+    /// When it signed in (RFC 3339, UTC).
+    pub signed_in_at: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
 /// A team member's role.
 pub use doorstep_shared::model::TeamRole;
 
@@ -87,6 +102,12 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A user id read back from the database, where only valid ones are written.
+fn parse_user(text: &str) -> Result<UserId, StorageError> {
+    text.parse()
+        .map_err(|_| StorageError::Database(format!("bad user id {text:?}")))
+}
+
 /// The server's storage.
 pub trait Storage: Send + Sync + 'static {
     /// Creates a user with an Argon2id password hash.
@@ -110,6 +131,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<String, StorageError>;
     /// The device a token hash belongs to.
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>, StorageError>;
+    /// Every device signed in, or only `user`'s, oldest first.
+    fn list_devices(&self, user: Option<&UserId>) -> Result<Vec<DeviceSummary>, StorageError>;
     /// Revokes a device: its token stops working and its next sync tells it to wipe.
     fn revoke_device(&self, device: &str) -> Result<(), StorageError>;
     /// Creates a team.

@@ -18,7 +18,10 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::log::{self, LogRow, LogTx};
-use super::{AuditEntry, Credentials, Device, Storage, StorageError, TeamRole, UserSummary};
+use super::{
+    AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
+    parse_user,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -383,11 +386,6 @@ impl LogTx for PgLog<'_, '_> {
     }
 }
 
-fn parse_user(text: String) -> Result<UserId, StorageError> {
-    text.parse()
-        .map_err(|_| StorageError::Database(format!("bad user id {text:?}")))
-}
-
 impl Storage for PostgresStorage {
     fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError> {
         let result = self.conn()?.execute(
@@ -470,7 +468,7 @@ impl Storage for PostgresStorage {
             .map(|row| {
                 let teams: String = row.get(1);
                 Ok(UserSummary {
-                    user: parse_user(row.get(0))?,
+                    user: parse_user(row.get::<_, &str>(0))?,
                     teams: teams
                         .split(',')
                         .filter(|team| !team.is_empty())
@@ -510,11 +508,33 @@ impl Storage for PostgresStorage {
         row.map(|row| {
             Ok(Device {
                 id: row.get(0),
-                user: parse_user(row.get(1))?,
+                user: parse_user(row.get::<_, &str>(1))?,
                 revoked: row.get::<_, Option<String>>(2).is_some(),
             })
         })
         .transpose()
+    }
+
+    fn list_devices(&self, user: Option<&UserId>) -> Result<Vec<DeviceSummary>, StorageError> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT device_id, user_id, name, created_at, revoked_at FROM devices
+                 WHERE $1::TEXT IS NULL OR user_id = $1 ORDER BY created_at, device_id",
+                &[&user.map(UserId::as_str)],
+            )
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(DeviceSummary {
+                    id: row.get(0),
+                    user: parse_user(row.get::<_, &str>(1))?,
+                    name: row.get(2),
+                    signed_in_at: row.get(3),
+                    revoked_at: row.get(4),
+                })
+            })
+            .collect()
     }
 
     fn revoke_device(&self, device: &str) -> Result<(), StorageError> {

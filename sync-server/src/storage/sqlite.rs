@@ -15,7 +15,10 @@ use doorstep_shared::{CaseId, UserId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::log::{self, LogRow, LogTx};
-use super::{AuditEntry, Credentials, Device, Storage, StorageError, TeamRole, UserSummary};
+use super::{
+    AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
+    parse_user,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -432,9 +435,7 @@ impl Storage for SqliteStorage {
         for row in rows {
             let (user, teams, active_devices) = row.map_err(db)?;
             users.push(UserSummary {
-                user: user
-                    .parse()
-                    .map_err(|_| StorageError::Database(format!("bad user id {user:?}")))?,
+                user: parse_user(&user)?,
                 teams: teams
                     .map(|teams| teams.split(',').map(str::to_owned).collect())
                     .unwrap_or_default(),
@@ -474,13 +475,44 @@ impl Storage for SqliteStorage {
         row.map(|(id, user, revoked_at)| {
             Ok(Device {
                 id,
-                user: user
-                    .parse()
-                    .map_err(|_| StorageError::Database(format!("bad user id {user:?}")))?,
+                user: parse_user(&user)?,
                 revoked: revoked_at.is_some(),
             })
         })
         .transpose()
+    }
+
+    fn list_devices(&self, user: Option<&UserId>) -> Result<Vec<DeviceSummary>, StorageError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT device_id, user_id, name, created_at, revoked_at FROM devices
+                 WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_at, device_id",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map([user.map(UserId::as_str)], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut devices = Vec::new();
+        for row in rows {
+            let (id, user, name, signed_in_at, revoked_at) = row.map_err(db)?;
+            devices.push(DeviceSummary {
+                id,
+                user: parse_user(&user)?,
+                name,
+                signed_in_at,
+                revoked_at,
+            });
+        }
+        Ok(devices)
     }
 
     fn revoke_device(&self, device: &str) -> Result<(), StorageError> {

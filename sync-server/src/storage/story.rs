@@ -240,11 +240,27 @@ pub fn story(storage: &dyn Storage) {
         Err(StorageError::Forbidden(_))
     ));
 
-    // Revocation.
-    storage.revoke_device(&zed.device.id).unwrap();
+    // Revocation, of a device found in the list.
+    let zeds = storage.list_devices(Some(&user("zed"))).unwrap();
+    assert_eq!(zeds.len(), 1);
+    assert_eq!(
+        (zeds[0].id.as_str(), zeds[0].name.as_str()),
+        (zed.device.id.as_str(), "phone")
+    );
+    assert_eq!(zeds[0].revoked_at, None);
+    storage.revoke_device(&zeds[0].id).unwrap();
     let revoked = storage.device_by_token(&zed.token_hash).unwrap().unwrap();
     assert!(revoked.revoked);
     assert!(storage.device_by_token(b"no such token").unwrap().is_none());
+    let everyone = storage.list_devices(None).unwrap();
+    for phone in [&amara, &grace, &ben, &zed] {
+        assert!(everyone.iter().any(|device| device.id == phone.device.id));
+    }
+    assert!(
+        everyone
+            .iter()
+            .all(|device| (device.user == user("zed")) == device.revoked_at.is_some())
+    );
 
     let users = storage.list_users().unwrap();
     let amara_row = users
