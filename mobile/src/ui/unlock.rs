@@ -58,7 +58,11 @@ pub fn Unlock() -> Element {
             let opened = platform::open_store(&Passphrase::new(typed)).await;
             busy.set(false);
             match opened.and_then(|store| session.unlock(store)) {
-                Ok(()) => {}
+                // Not kept once the store is open.
+                Ok(()) => {
+                    passphrase.set(String::new());
+                    confirmation.set(String::new());
+                }
                 Err(StoreError::WrongPassphrase) => problem.set(Some(
                     "That passphrase does not open this device's notes.".into(),
                 )),
