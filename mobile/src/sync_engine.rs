@@ -132,6 +132,7 @@ async fn attempt(session: &mut Session) -> Outcome {
 /// meanwhile, the sync stops; an answer not applied is simply fetched again next time.
 async fn sync(session: &mut Session, client: &SyncClient) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
+    let mut forgotten = false;
     loop {
         let Some(next) = session.read(next_request) else {
             return Ok(report);
@@ -146,6 +147,14 @@ async fn sync(session: &mut Session, client: &SyncClient) -> Result<SyncReport, 
                     wiped?;
                 }
                 return Err(SyncError::Revoked);
+            }
+            // The server was restored from a backup: send it everything again, once.
+            Err(SyncError::ServerRestored) if !forgotten => {
+                if let Some(forgot) = session.read(|store| store.forget_server_state()) {
+                    forgot?;
+                }
+                forgotten = true;
+                continue;
             }
             other => other?,
         };
@@ -181,6 +190,7 @@ pub fn describe(error: &SyncError) -> String {
         SyncError::Server { status, .. } if *status >= 500 => "the server had a problem".into(),
         SyncError::Server { message, .. } => message.clone(),
         SyncError::Revoked => "this device was signed out".into(),
+        SyncError::ServerRestored => "the server was restored from a backup".into(),
         SyncError::NotSignedIn => "not signed in".into(),
         SyncError::Protocol(_) => "the server's answer was not understood".into(),
         SyncError::Store(error) => error.to_string(),

@@ -16,7 +16,8 @@ use axum::{Json, Router};
 use std::collections::BTreeSet;
 
 use doorstep_shared::sync::protocol::{
-    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, SignIn, SignedIn, SyncRequest,
+    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, SERVER_RESTORED, SignIn, SignedIn,
+    SyncRequest,
 };
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
@@ -91,6 +92,8 @@ pub enum ApiError {
     RateLimited,
     /// The account is locked after too many failed sign-ins.
     AccountLocked,
+    /// The device's cursor is from before the server was restored from a backup.
+    ServerRestored,
     /// No access to a case.
     Forbidden,
     /// The body is larger than the limit.
@@ -138,6 +141,12 @@ impl IntoResponse for ApiError {
                 "account_locked",
                 "this account is locked after too many failed sign-ins: ask your administrator \
                  to set a new password"
+                    .to_owned(),
+            ),
+            ApiError::ServerRestored => (
+                StatusCode::CONFLICT,
+                SERVER_RESTORED,
+                "the server was restored from a backup: send everything again from an empty cursor"
                     .to_owned(),
             ),
             ApiError::Forbidden => (
@@ -380,6 +389,18 @@ async fn sync(
         code: "bad_cursor",
         message: error.to_string(),
     })?;
+    // Acknowledgements given before a restore may be of changes the backup lacks: the device
+    // must send everything again before anything of it is stored.
+    let storage = state.storage.clone();
+    let epoch = blocking(move || storage.epoch()).await?;
+    if from.is_from_before_restore(epoch) {
+        audit(
+            &state,
+            vec![entry(&device, None, "sync_refused", SERVER_RESTORED)],
+        )
+        .await;
+        return Err(ApiError::ServerRestored);
+    }
     let storage = state.storage.clone();
     let pusher = device.clone();
     let pushes = request.pushes;

@@ -2,7 +2,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -92,6 +92,21 @@ enum Admin {
         #[arg(long, default_value_t = COMPACT_MIN_ROWS)]
         min_rows: usize,
     },
+    /// Write a consistent copy of the embedded database to a new file, while serving.
+    /// (On PostgreSQL, use pg_dump.)
+    Backup {
+        /// The file to write; it must not exist yet.
+        to: PathBuf,
+    },
+    /// Make a fresh data folder's database from a backup, and mark it restored.
+    /// (On PostgreSQL, restore with pg_restore, then run `admin mark-restored`.)
+    Restore {
+        /// A file written by `admin backup`.
+        from: PathBuf,
+    },
+    /// Tell devices the database was restored from a backup: at their next sync each sends
+    /// all it holds again, so that nothing the backup lacks is lost.
+    MarkRestored,
 }
 
 /// Connections each server process keeps to PostgreSQL.
@@ -206,7 +221,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => FileSettings::read(path)?,
         None => FileSettings::default(),
     };
-    let storage = open_storage(&cli.global, &file)?;
+    let database = Database::from_settings(&cli.global, &file)?;
+    if let Command::Admin(Admin::Restore { from }) = &cli.command {
+        return restore(&database, from);
+    }
+    let storage = database.open()?;
     match cli.command {
         Command::Serve {
             listen,
@@ -231,31 +250,87 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn open_storage(global: &Global, file: &FileSettings) -> anyhow::Result<Arc<dyn Storage>> {
-    let database = global
-        .database
-        .clone()
-        .or_else(|| file.database.clone())
-        .unwrap_or_else(|| "sqlite".into());
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        let storage = PostgresStorage::connect(&database, POSTGRES_CONNECTIONS)
-            .context("connecting to PostgreSQL")?;
-        return Ok(Arc::new(storage));
+/// Where the server keeps its data.
+enum Database {
+    /// The embedded database: a file in the data folder.
+    Sqlite { data_dir: PathBuf },
+    /// A PostgreSQL server.
+    Postgres { url: String },
+}
+
+impl Database {
+    fn from_settings(global: &Global, file: &FileSettings) -> anyhow::Result<Database> {
+        let database = global
+            .database
+            .clone()
+            .or_else(|| file.database.clone())
+            .unwrap_or_else(|| "sqlite".into());
+        if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+            return Ok(Database::Postgres { url: database });
+        }
+        if database != "sqlite" {
+            bail!("unsupported database setting: use `sqlite` or a postgres:// URL");
+        }
+        let data_dir = global
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("doorstep-data"));
+        Ok(Database::Sqlite { data_dir })
     }
-    if database != "sqlite" {
-        bail!("unsupported database setting: use `sqlite` or a postgres:// URL");
+
+    fn sqlite_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("doorstep-server.db")
     }
-    let data_dir = global
-        .data_dir
-        .clone()
-        .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("doorstep-data"));
-    std::fs::create_dir_all(&data_dir)
+
+    fn open(&self) -> anyhow::Result<Arc<dyn Storage>> {
+        match self {
+            Database::Postgres { url } => {
+                let storage = PostgresStorage::connect(url, POSTGRES_CONNECTIONS)
+                    .context("connecting to PostgreSQL")?;
+                Ok(Arc::new(storage))
+            }
+            Database::Sqlite { data_dir } => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+                let path = Database::sqlite_path(data_dir);
+                let storage = SqliteStorage::open(&path)
+                    .with_context(|| format!("opening the database {}", path.display()))?;
+                Ok(Arc::new(storage))
+            }
+        }
+    }
+}
+
+/// `admin restore`: the backup becomes the database of a data folder that has none, and is
+/// marked restored so that devices send everything again.
+fn restore(database: &Database, from: &Path) -> anyhow::Result<()> {
+    let Database::Sqlite { data_dir } = database else {
+        bail!(
+            "on PostgreSQL, restore with pg_restore, then run `doorstep-sync-server admin mark-restored`"
+        );
+    };
+    let path = Database::sqlite_path(data_dir);
+    if path.exists() {
+        bail!(
+            "{} exists: restore into a fresh data folder (--data-dir), or move the database aside first",
+            path.display()
+        );
+    }
+    SqliteStorage::check_backup(from)
+        .with_context(|| format!("{} is not a Doorstep backup", from.display()))?;
+    std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-    let path = data_dir.join("doorstep-server.db");
+    std::fs::copy(from, &path).with_context(|| format!("copying {}", from.display()))?;
     let storage = SqliteStorage::open(&path)
-        .with_context(|| format!("opening the database {}", path.display()))?;
-    Ok(Arc::new(storage))
+        .with_context(|| format!("opening the restored database {}", path.display()))?;
+    storage.mark_restored()?;
+    println!(
+        "restored {} into {}; devices will send all they hold at their next sync",
+        from.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 fn serve(
@@ -373,6 +448,15 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             let case: CaseId = case.parse().context("not a case id")?;
             storage.assign_case(case, &team)?;
             println!("case {case} is with team {team}");
+        }
+        Admin::Backup { to } => {
+            storage.backup(&to)?;
+            println!("backed up to {}", to.display());
+        }
+        Admin::Restore { .. } => bail!("a restore is made before the database is opened"),
+        Admin::MarkRestored => {
+            storage.mark_restored()?;
+            println!("marked restored: devices will send all they hold at their next sync");
         }
         Admin::Device(DeviceCommand::List { user }) => {
             let user = user.as_deref().map(user_id).transpose()?;

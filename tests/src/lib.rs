@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use doorstep_shared::document::{Edit, Occurrence};
-use doorstep_shared::model::RecordKind;
+use doorstep_shared::model::{RecordBody, RecordKind};
 use doorstep_shared::store::{Passphrase, Store};
 use doorstep_shared::sync::http::{SyncClient, SyncReport};
 use doorstep_shared::{CaseId, RecordId};
@@ -263,6 +263,22 @@ impl Device {
         self.store
             .edit(record, &Edit::text("plan", plan), Utc::now())?;
         Ok(record)
+    }
+
+    /// The plan of a home-visit note or case note.
+    pub fn plan(&mut self, record: RecordId) -> anyhow::Result<String> {
+        match self.store.record(record)?.body {
+            RecordBody::HomeVisit(note) => Ok(note.plan),
+            RecordBody::CaseNote(note) => Ok(note.plan),
+            other => bail!("{:?} has no plan", other.kind()),
+        }
+    }
+
+    /// Reconnects to the server at `url` with the same device token (the server moved).
+    pub fn reconnect(&mut self, url: &str) -> anyhow::Result<()> {
+        let token = self.client.token().context("not signed in")?.to_owned();
+        self.client = SyncClient::new(url)?.with_token(token);
+        Ok(())
     }
 
     /// Syncs until nothing is left to push or pull.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::Utc;
 use doorstep_shared::RecordId;
 use doorstep_shared::document::Edit;
-use doorstep_shared::model::{RecordBody, RecordKind};
+use doorstep_shared::model::RecordKind;
 use doorstep_shared::sync::http::SyncClient;
 use doorstep_tests::{Device, ServerProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -58,13 +58,6 @@ async fn cutting_proxy(upstream: std::net::SocketAddr, keep: usize) -> (String, 
     (format!("http://{address}"), cuts)
 }
 
-fn plan(device: &mut Device, record: RecordId) -> String {
-    match device.store.record(record).unwrap().body {
-        RecordBody::CaseNote(note) => note.plan,
-        other => panic!("{other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_sync_cut_mid_response_resumes_with_nothing_lost_or_doubled() {
     let server = ServerProcess::start().unwrap();
@@ -106,8 +99,8 @@ async fn a_sync_cut_mid_response_resumes_with_nothing_lost_or_doubled() {
     ben.sync().await.unwrap();
     amara.sync().await.unwrap();
     ben.sync().await.unwrap();
-    assert_eq!(plan(&mut amara, record), "zero, first, second");
-    assert_eq!(plan(&mut ben, record), "zero, first, second");
+    assert_eq!(amara.plan(record).unwrap(), "zero, first, second");
+    assert_eq!(ben.plan(record).unwrap(), "zero, first, second");
     assert!(ben.store.pending_pushes().unwrap().is_empty());
     assert_eq!(
         amara.store.history(record).unwrap().len(),
@@ -188,7 +181,7 @@ async fn a_server_killed_during_a_burst_of_syncs_loses_no_acknowledged_change() 
     for (device, _) in results.iter_mut() {
         assert!(device.store.pending_pushes().unwrap().is_empty());
         for (record, words) in &all_written {
-            assert_eq!(&plan(device, *record), words);
+            assert_eq!(&device.plan(*record).unwrap(), words);
         }
     }
     let (synced, failed) = (synced.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));

@@ -98,6 +98,18 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets what the server was known to hold: its cursor and every acknowledgement. The
+    /// next sync sends every document whole and reads the server's log from its start. A
+    /// device does this when the server was restored from a backup, which may lack changes it
+    /// had acknowledged. Nothing of the device's own records changes.
+    pub fn forget_server_state(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE documents SET acked_heads = ?1", [format_heads(&[])])?;
+        tx.execute("DELETE FROM settings WHERE key = 'sync_cursor'", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The cursor the server gave at the last sync (empty before the first).
     pub fn sync_cursor(&self) -> Result<Cursor, StoreError> {
         let cursor: Option<Vec<u8>> = self

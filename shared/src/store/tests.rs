@@ -431,6 +431,44 @@ mod sync {
     }
 
     #[test]
+    fn forgetting_the_servers_state_sends_every_document_whole_again() {
+        let dir = TempDir::new().unwrap();
+        let mut worker = open_signed_in(&dir, "amara");
+        let case = worker.create_case("Client", at(0)).unwrap();
+        visit(&mut worker, case, 1);
+        let whole: Vec<DocChanges> = pull_everything(&mut worker);
+        let acks = worker
+            .pending_pushes()
+            .unwrap()
+            .into_iter()
+            .map(|push| Ack {
+                doc: push.changes.doc,
+                heads: push.heads,
+            })
+            .collect();
+        let synced = SyncResponse {
+            acks,
+            cursor: Cursor(vec![7]),
+            ..Default::default()
+        };
+        worker.apply_sync_response(&synced, at(2)).unwrap();
+        assert!(worker.pending_pushes().unwrap().is_empty());
+
+        worker.forget_server_state().unwrap();
+        assert_eq!(worker.sync_cursor().unwrap(), Cursor::default());
+        let again: Vec<DocChanges> = pull_everything(&mut worker);
+        assert_eq!(
+            again, whole,
+            "every change of every document, as before the first sync"
+        );
+        assert_eq!(
+            worker.records_of_case(case).unwrap().len(),
+            1,
+            "no record touched"
+        );
+    }
+
+    #[test]
     fn a_response_with_one_bad_document_stores_nothing_of_it() {
         let (mine, theirs) = (TempDir::new().unwrap(), TempDir::new().unwrap());
         let mut worker = open_signed_in(&mine, "amara");

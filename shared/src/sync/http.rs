@@ -13,7 +13,8 @@ use chrono::Utc;
 
 use super::client::{Backoff, MAX_PUSH_BYTES, sync_again, take_pushes};
 use super::protocol::{
-    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, SignIn, SignedIn, SyncRequest, SyncResponse,
+    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, SERVER_RESTORED, SignIn, SignedIn, SyncRequest,
+    SyncResponse,
 };
 use crate::store::{Store, StoreError};
 
@@ -36,6 +37,10 @@ pub enum SyncError {
     /// The device was revoked; its data has been wiped.
     #[error("this device was revoked; its data has been wiped")]
     Revoked,
+    /// The server was restored from a backup since the last sync: the store must forget what
+    /// the server held ([`Store::forget_server_state`]) and sync again.
+    #[error("the server was restored from a backup; this device sends everything again")]
+    ServerRestored,
     /// The device is not signed in.
     #[error("not signed in")]
     NotSignedIn,
@@ -142,9 +147,11 @@ impl SyncClient {
         Ok(signed_in)
     }
 
-    /// Syncs until nothing is left to push or pull. A revoked device wipes its store.
+    /// Syncs until nothing is left to push or pull. A revoked device wipes its store; after
+    /// the server was restored from a backup, the device sends everything again.
     pub async fn sync(&self, store: &mut Store) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
+        let mut forgotten = false;
         loop {
             let (request, left) = next_request(store)?;
             let answer = self.exchange(&request, &mut report).await;
@@ -152,6 +159,12 @@ impl SyncClient {
                 Err(SyncError::Revoked) => {
                     store.wipe()?;
                     return Err(SyncError::Revoked);
+                }
+                // Once: a server that keeps saying so after the store forgot is broken.
+                Err(SyncError::ServerRestored) if !forgotten => {
+                    store.forget_server_state()?;
+                    forgotten = true;
+                    continue;
                 }
                 other => other?,
             };
@@ -190,6 +203,9 @@ impl SyncClient {
         let bytes = match read_ok(sent).await {
             Err(SyncError::Server { code, .. }) if code == DEVICE_REVOKED => {
                 return Err(SyncError::Revoked);
+            }
+            Err(SyncError::Server { code, .. }) if code == SERVER_RESTORED => {
+                return Err(SyncError::ServerRestored);
             }
             other => other?,
         };

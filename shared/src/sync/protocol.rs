@@ -135,6 +135,10 @@ pub struct ErrorDetail {
 /// The code of the error that tells a device it was revoked and must wipe its data.
 pub const DEVICE_REVOKED: &str = "device_revoked";
 
+/// The code of the error that tells a device the server was restored from a backup since its
+/// last sync: it must forget the server's acknowledgements and cursor, and send everything.
+pub const SERVER_RESTORED: &str = "server_restored";
+
 /// A body that is not a message of this protocol.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {

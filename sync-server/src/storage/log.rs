@@ -54,6 +54,8 @@ pub trait LogTx {
     fn next_seq(&mut self) -> Result<i64, StorageError>;
     /// The last sequence number handed out.
     fn latest_seq(&mut self) -> Result<i64, StorageError>;
+    /// The server's epoch (see [`LogPosition::epoch`]).
+    fn epoch(&mut self) -> Result<u64, StorageError>;
     /// A document's log rows' bytes, in order.
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError>;
     /// Appends a row to the log.
@@ -210,6 +212,7 @@ pub fn pull(
         pulls: earlier,
         cursor: LogPosition {
             seq: u64::try_from(horizon).unwrap_or_default(),
+            epoch: tx.epoch()?,
         }
         .to_cursor(),
         more,

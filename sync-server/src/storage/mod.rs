@@ -10,6 +10,8 @@ pub mod sqlite;
 mod story;
 
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
+use std::path::Path;
+
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
 
@@ -85,6 +87,9 @@ pub enum StorageError {
     /// The database failed.
     #[error("database: {0}")]
     Database(String),
+    /// This backend does not do that; the message says what to use instead.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// One entry of the audit log. Never note text.
@@ -100,6 +105,14 @@ pub struct AuditEntry {
     pub action: String,
     /// A short, content-free detail (counts, an error code).
     pub detail: String,
+}
+
+/// A new epoch: random, non-zero, and within what both databases store as a signed 64-bit
+/// integer.
+fn new_epoch() -> Result<u64, StorageError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| StorageError::Database(error.to_string()))?;
+    Ok((u64::from_le_bytes(bytes) >> 1).max(1))
 }
 
 /// A user id read back from the database, where only valid ones are written.
@@ -154,6 +167,14 @@ pub trait Storage: Send + Sync + 'static {
     /// cursor is before it receives the snapshot (which holds everything it lacked) and a
     /// device past it receives nothing again.
     fn compact(&self, min_rows: usize) -> Result<usize, StorageError>;
+    /// The server's epoch: which history of the server this is (see
+    /// [`LogPosition::epoch`]).
+    fn epoch(&self) -> Result<u64, StorageError>;
+    /// Draws a new epoch, after the database was restored from a backup: devices whose
+    /// cursors carry the old one send all they hold again.
+    fn mark_restored(&self) -> Result<u64, StorageError>;
+    /// Writes a consistent copy of the database to `to`, a new file.
+    fn backup(&self, to: &Path) -> Result<(), StorageError>;
     /// Appends to the audit log.
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError>;
     /// The audit log, oldest first.

@@ -7,6 +7,7 @@
 //! late. Pulls read in a repeatable-read transaction, one consistent snapshot.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
@@ -20,7 +21,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use super::log::{self, LogRow, LogTx};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
-    parse_user,
+    new_epoch, parse_user,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -85,6 +86,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     -- Consecutive failed sign-ins, for locking an account after too many.
     ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+"#,
+    r#"
+    -- Which history of the server this is: drawn again when a backup is restored.
+    ALTER TABLE log_clock ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+    UPDATE log_clock SET epoch = floor(random() * 9000000000000000000)::BIGINT + 1;
 "#,
 ];
 
@@ -284,6 +290,14 @@ impl LogTx for PgLog<'_, '_> {
             .query_one("SELECT seq FROM log_clock", &[])
             .map_err(db)?;
         Ok(row.get(0))
+    }
+
+    fn epoch(&mut self) -> Result<u64, StorageError> {
+        let row = self
+            .0
+            .query_one("SELECT epoch FROM log_clock", &[])
+            .map_err(db)?;
+        Ok(row.get::<_, i64>(0).unsigned_abs())
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -692,6 +706,27 @@ impl Storage for PostgresStorage {
             })?;
         }
         Ok(due.len())
+    }
+
+    fn epoch(&self) -> Result<u64, StorageError> {
+        self.write(|log| log.epoch())
+    }
+
+    fn mark_restored(&self) -> Result<u64, StorageError> {
+        let epoch = new_epoch()?;
+        self.conn()?
+            .execute(
+                "UPDATE log_clock SET epoch = $1",
+                &[&i64::try_from(epoch).unwrap_or(1)],
+            )
+            .map_err(db)?;
+        Ok(epoch)
+    }
+
+    fn backup(&self, _to: &Path) -> Result<(), StorageError> {
+        Err(StorageError::Unsupported(
+            "back up PostgreSQL with pg_dump (and restore with pg_restore, then `admin mark-restored`)",
+        ))
     }
 
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError> {

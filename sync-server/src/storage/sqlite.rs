@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::log::{self, LogRow, LogTx};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
-    parse_user,
+    new_epoch, parse_user,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -85,6 +85,11 @@ const MIGRATIONS: &[&str] = &[
     -- Consecutive failed sign-ins, for locking an account after too many.
     ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+    -- Which history of the server this is: drawn again when a backup is restored.
+    ALTER TABLE log_clock ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    UPDATE log_clock SET epoch = abs(random() % 9000000000000000000) + 1;
+"#,
 ];
 
 /// Storage in one SQLite file.
@@ -102,6 +107,25 @@ fn now() -> String {
 }
 
 impl SqliteStorage {
+    /// Checks that `path` is a database this server wrote (such as a backup), without
+    /// changing it.
+    pub fn check_backup(path: &Path) -> Result<(), StorageError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(db)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(db)?;
+        let seq: i64 = conn
+            .query_row("SELECT seq FROM log_clock", [], |row| row.get(0))
+            .map_err(db)?;
+        if version < 1 || seq < 0 {
+            return Err(StorageError::Database(
+                "not a Doorstep server database".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStorage, StorageError> {
         let mut conn = Connection::open(path).map_err(db)?;
@@ -239,6 +263,14 @@ impl LogTx for SqliteLog<'_, '_> {
         self.0
             .query_row("SELECT seq FROM log_clock", [], |row| row.get(0))
             .map_err(db)
+    }
+
+    fn epoch(&mut self) -> Result<u64, StorageError> {
+        let epoch: i64 = self
+            .0
+            .query_row("SELECT epoch FROM log_clock", [], |row| row.get(0))
+            .map_err(db)?;
+        Ok(epoch.unsigned_abs())
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -677,6 +709,35 @@ impl Storage for SqliteStorage {
         Ok(due.len())
     }
 
+    fn epoch(&self) -> Result<u64, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        SqliteLog(&tx).epoch()
+    }
+
+    fn mark_restored(&self) -> Result<u64, StorageError> {
+        let epoch = new_epoch()?;
+        self.conn()
+            .execute(
+                "UPDATE log_clock SET epoch = ?1",
+                [i64::try_from(epoch).unwrap_or(1)],
+            )
+            .map_err(db)?;
+        Ok(epoch)
+    }
+
+    fn backup(&self, to: &Path) -> Result<(), StorageError> {
+        if to.exists() {
+            return Err(StorageError::Exists(to.display().to_string()));
+        }
+        // One read transaction: the copy is the database as of one commit, while devices
+        // keep syncing.
+        self.conn()
+            .execute("VACUUM INTO ?1", [to.to_string_lossy()])
+            .map_err(db)?;
+        Ok(())
+    }
+
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError> {
         self.conn()
             .execute(
@@ -741,5 +802,26 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
         super::super::story::story(&storage);
+    }
+
+    #[test]
+    fn a_backup_is_a_consistent_copy_that_restores() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        let amara: UserId = "amara".parse().unwrap();
+        storage.create_user(&amara, "hash").unwrap();
+        let backup = dir.path().join("backup.db");
+        storage.backup(&backup).unwrap();
+        assert!(matches!(
+            storage.backup(&backup),
+            Err(StorageError::Exists(_))
+        ));
+        SqliteStorage::check_backup(&backup).unwrap();
+        let copy = SqliteStorage::open(&backup).unwrap();
+        assert_eq!(copy.list_users().unwrap()[0].user, amara);
+        assert_eq!(copy.epoch().unwrap(), storage.epoch().unwrap());
+        let not_a_backup = dir.path().join("notes.txt");
+        std::fs::write(&not_a_backup, "not a database").unwrap();
+        assert!(SqliteStorage::check_backup(&not_a_backup).is_err());
     }
 }

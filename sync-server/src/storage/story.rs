@@ -262,6 +262,19 @@ pub fn story(storage: &dyn Storage) {
             .all(|device| (device.user == user("zed")) == device.revoked_at.is_some())
     );
 
+    // Epochs: every cursor carries the server's, and a restore draws a new one.
+    let epoch = storage.epoch().unwrap();
+    assert_ne!(epoch, 0);
+    let cursor = LogPosition::from_cursor(&amara.store.sync_cursor().unwrap()).unwrap();
+    assert_eq!(cursor.epoch, epoch);
+    let restored = storage.mark_restored().unwrap();
+    assert_ne!(restored, epoch);
+    assert_eq!(storage.epoch().unwrap(), restored);
+    assert!(cursor.is_from_before_restore(restored));
+    let pulled = storage.pull(&amara.device, LogPosition::default()).unwrap();
+    let new_cursor = LogPosition::from_cursor(&pulled.cursor).unwrap();
+    assert_eq!(new_cursor.epoch, restored);
+
     let users = storage.list_users().unwrap();
     let amara_row = users
         .iter()
