@@ -36,6 +36,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Sign-in attempts allowed per user name, and per client address, per minute.
     pub sign_ins_per_minute: usize,
+    /// Request bodies held in memory at once, across all requests. A request waits for its
+    /// share (its declared length, or `max_body_bytes` if it declares none) before its body
+    /// is read, so however many clients send at once, bodies never take more than this.
+    pub bodies_in_memory_bytes: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +48,7 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             sign_ins_per_minute: 10,
+            bodies_in_memory_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -64,6 +69,7 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
             Duration::from_secs(60),
         )),
     };
+    let budget = BodyBudget::new(limits);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/sign-in", post(sign_in))
@@ -71,12 +77,57 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            budget,
+            BodyBudget::admit,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The memory request bodies may take at once ([`Limits::bodies_in_memory_bytes`]), counted
+/// in KiB so that any budget fits a semaphore's permits.
+#[derive(Debug, Clone)]
+struct BodyBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+    max_body_bytes: usize,
+}
+
+impl BodyBudget {
+    fn new(limits: &Limits) -> BodyBudget {
+        let kib = (limits.bodies_in_memory_bytes / 1024).max(limits.max_body_bytes / 1024 + 1);
+        BodyBudget {
+            kib: Arc::new(tokio::sync::Semaphore::new(kib)),
+            max_body_bytes: limits.max_body_bytes,
+        }
+    }
+
+    /// Holds the request's share of the budget while it is served. Waiting is bounded by the
+    /// request timeout, which wraps this.
+    async fn admit(
+        State(budget): State<BodyBudget>,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+        let bytes = match declared {
+            Some(length) => length.min(budget.max_body_bytes),
+            None if request.method() == axum::http::Method::GET => 0,
+            None => budget.max_body_bytes,
+        };
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let Ok(_share) = budget.kib.acquire_many(kib).await else {
+            return ApiError::Internal.into_response();
+        };
+        next.run(request).await
+    }
 }
 
 /// Everything a request can fail with.

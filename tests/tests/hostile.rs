@@ -1,0 +1,345 @@
+//! Hostile HTTP against the real server binary: oversized bodies, malformed JSON, wrong
+//! content types, garbage and corrupt Automerge, another team's case, bad cursors. Each is
+//! answered with its documented status and code (README, "HTTP API"), nothing stored changes,
+//! and bodies sent all at once stay within the server's memory budget for them.
+
+use doorstep_shared::DocId;
+use doorstep_shared::ids::RecordId;
+use doorstep_shared::sync::protocol::{
+    self, CONTENT_TYPE, Cursor, DocChanges, Heads, Push, SyncRequest,
+};
+use doorstep_tests::{Device, ServerProcess};
+
+const CANARY: &str = "canary-heron-quay-2041";
+
+/// Every row the server keeps of users, devices, teams, cases and their changes: what no
+/// refused request may alter. (The audit log is left out: refusals are written to it.)
+fn stored(server: &ServerProcess) -> String {
+    let path = server.data_dir().join("doorstep-server.db");
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut all = String::new();
+    for table in [
+        "users",
+        "devices",
+        "teams",
+        "team_members",
+        "cases",
+        "access",
+        "access_log",
+        "log_clock",
+        "changes",
+    ] {
+        let mut statement = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .unwrap();
+        let columns = statement.column_count();
+        let rows = statement
+            .query_map([], |row| {
+                (0..columns)
+                    .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap();
+        for row in rows {
+            all.push_str(&format!("{table}: {:?}\n", row.unwrap()));
+        }
+    }
+    all
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+struct Answer {
+    status: u16,
+    code: String,
+    body: String,
+}
+
+async fn post(
+    server: &ServerProcess,
+    path: &str,
+    content_type: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> Answer {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", server.url()))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    let code = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|json| json["error"]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Answer { status, code, body }
+}
+
+async fn sync(server: &ServerProcess, token: &str, request: &SyncRequest) -> Answer {
+    post(
+        server,
+        "/v1/sync",
+        CONTENT_TYPE,
+        Some(token),
+        protocol::encode(request),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn hostile_requests_get_their_codes_and_change_nothing_stored() {
+    let server = ServerProcess::start().unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    server.team("south", &[("zed", "worker")]).unwrap();
+    let mut amara = Device::sign_in(&server, "amara").await.unwrap();
+    let (case, record) = amara.case_with_visit("North client", CANARY).unwrap();
+    amara.sync().await.unwrap();
+    let zed = Device::sign_in(&server, "zed").await.unwrap();
+    let amara_token = amara.client.token().unwrap().to_owned();
+    let zed_token = zed.client.token().unwrap().to_owned();
+    let before = stored(&server);
+
+    let push = |doc: DocId, changes: Vec<u8>| SyncRequest {
+        pushes: vec![Push {
+            changes: DocChanges {
+                doc,
+                case_id: case,
+                changes,
+            },
+            heads: Heads::default(),
+        }],
+        ..SyncRequest::default()
+    };
+    let own_record = amara.store.export(DocId::Record(record)).unwrap();
+    let mut corrupt = own_record.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0xff;
+    let stranger = DocId::Record(RecordId::random());
+
+    let cases: Vec<(&str, Answer, u16, &str)> = vec![
+        (
+            "a body over the limit",
+            post(
+                &server,
+                "/v1/sync",
+                CONTENT_TYPE,
+                Some(&amara_token),
+                vec![0; 33 * 1024 * 1024],
+            )
+            .await,
+            413,
+            "too_large",
+        ),
+        (
+            "malformed JSON at sign-in",
+            post(
+                &server,
+                "/v1/sign-in",
+                "application/json",
+                None,
+                b"{\"user\":".to_vec(),
+            )
+            .await,
+            422,
+            "malformed_json",
+        ),
+        (
+            "JSON of the wrong shape at sign-in",
+            post(
+                &server,
+                "/v1/sign-in",
+                "application/json",
+                None,
+                b"[1,2,3]".to_vec(),
+            )
+            .await,
+            422,
+            "malformed_json",
+        ),
+        (
+            "a sync body of the wrong content type",
+            post(
+                &server,
+                "/v1/sync",
+                "application/json",
+                Some(&amara_token),
+                b"{}".to_vec(),
+            )
+            .await,
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "a sync body that is not a sync request",
+            post(
+                &server,
+                "/v1/sync",
+                CONTENT_TYPE,
+                Some(&amara_token),
+                b"\x01\xff\xff\xff\xff\xff\xff".to_vec(),
+            )
+            .await,
+            422,
+            "malformed_sync_request",
+        ),
+        (
+            "a sync body of another protocol version",
+            post(
+                &server,
+                "/v1/sync",
+                CONTENT_TYPE,
+                Some(&amara_token),
+                b"\x63".to_vec(),
+            )
+            .await,
+            422,
+            "malformed_sync_request",
+        ),
+        (
+            "bytes that are not Automerge",
+            sync(
+                &server,
+                &amara_token,
+                &push(stranger, b"not automerge".to_vec()),
+            )
+            .await,
+            422,
+            "invalid_changes",
+        ),
+        (
+            "corrupt Automerge",
+            sync(&server, &amara_token, &push(DocId::Record(record), corrupt)).await,
+            422,
+            "invalid_changes",
+        ),
+        (
+            "a record of this case pushed under another document's id",
+            sync(&server, &amara_token, &push(stranger, own_record.clone())).await,
+            422,
+            "invalid_changes",
+        ),
+        (
+            "another team's case",
+            sync(
+                &server,
+                &zed_token,
+                &push(DocId::Record(record), own_record.clone()),
+            )
+            .await,
+            403,
+            "forbidden",
+        ),
+        (
+            "a cursor the server never wrote",
+            sync(
+                &server,
+                &amara_token,
+                &SyncRequest {
+                    cursor: Cursor(vec![0xff; 11]),
+                    ..SyncRequest::default()
+                },
+            )
+            .await,
+            422,
+            "bad_cursor",
+        ),
+        (
+            "no token",
+            post(
+                &server,
+                "/v1/sync",
+                CONTENT_TYPE,
+                None,
+                protocol::encode(&SyncRequest::default()),
+            )
+            .await,
+            401,
+            "unauthenticated",
+        ),
+        (
+            "an endpoint that does not exist",
+            post(
+                &server,
+                "/v1/export",
+                "application/json",
+                None,
+                b"{}".to_vec(),
+            )
+            .await,
+            404,
+            "not_found",
+        ),
+    ];
+    for (what, answer, status, code) in &cases {
+        assert_eq!(
+            (answer.status, answer.code.as_str()),
+            (*status, *code),
+            "{what}: {}",
+            answer.body
+        );
+        assert!(!answer.body.contains(CANARY), "{what}: {}", answer.body);
+    }
+    assert_eq!(
+        stored(&server),
+        before,
+        "a refused request changed what is stored"
+    );
+
+    // The note is still whole for a new device of its team.
+    let mut again = Device::sign_in(&server, "amara").await.unwrap();
+    again.sync().await.unwrap();
+    assert_eq!(again.plan(record).unwrap(), CANARY);
+}
+
+#[tokio::test]
+async fn bodies_sent_all_at_once_stay_within_the_servers_memory_budget() {
+    let server = ServerProcess::start().unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    let amara = Device::sign_in(&server, "amara").await.unwrap();
+    let token = amara.client.token().unwrap().to_owned();
+    let before = peak_memory_kib(server.pid());
+
+    // 24 bodies of 30 MiB at once, each just under the body limit: 720 MiB if all were held.
+    const SENDERS: usize = 24;
+    const BODY: usize = 30 * 1024 * 1024;
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..SENDERS {
+        let url = format!("{}/v1/sync", server.url());
+        let token = token.clone();
+        senders.spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("content-type", CONTENT_TYPE)
+                .bearer_auth(token)
+                .body(vec![0x01u8; BODY])
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(sent) = senders.join_next().await {
+        statuses.push(sent.unwrap().unwrap());
+    }
+    assert!(statuses.iter().all(|status| *status == 422), "{statuses:?}");
+
+    let grown_mib = (peak_memory_kib(server.pid()) - before) / 1024;
+    println!("peak memory grew by {grown_mib} MiB for {SENDERS} bodies of 30 MiB at once");
+    // The default budget for bodies in memory is 256 MiB; decoding and the allocator's
+    // slack come on top.
+    assert!(grown_mib < 400, "peak memory grew by {grown_mib} MiB");
+}
