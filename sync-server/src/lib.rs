@@ -7,7 +7,6 @@
 //! - [`api`]: the HTTP routes and their JSON errors;
 //! - [`auth`]: passwords, device tokens, the sign-in rate limit;
 //! - [`storage`]: the storage trait and its backends;
-//! - [`validate`]: checking pushed changes against their document;
 //! - [`settings`]: settings from defaults, a file and `DOORSTEP_*` variables;
 //! - [`site`]: the web app's files and the cross-origin policy.
 //!
@@ -19,7 +18,6 @@ pub mod auth;
 pub mod settings;
 pub mod site;
 pub mod storage;
-pub mod validate;
 
 use std::future::Future;
 use std::net::SocketAddr;

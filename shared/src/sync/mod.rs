@@ -5,6 +5,7 @@
 //! - [`client`]: what a device pushes in a round, whether it must sync again, how long it
 //!   waits after a failure;
 //! - [`server`]: the server's cursor and how it pages changes;
+//! - [`validate`]: the server's check of pushed changes against their document;
 //! - `http` (feature `client`): the device's HTTP client, which runs the rounds.
 
 pub mod client;
@@ -12,3 +13,4 @@ pub mod client;
 pub mod http;
 pub mod protocol;
 pub mod server;
+pub mod validate;

@@ -10,7 +10,7 @@ use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
 use doorstep_shared::{CaseId, DocId};
 
 use super::{Device, StorageError};
-use crate::validate::check_push;
+use doorstep_shared::sync::validate::check_push;
 
 /// One row of the change log, as a page reads it.
 #[derive(Debug)]

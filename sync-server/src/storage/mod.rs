@@ -15,7 +15,7 @@ use std::path::Path;
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
 
-use crate::validate::Rejection;
+use doorstep_shared::sync::validate::Rejection;
 
 /// A signed-in device.
 #[derive(Debug, Clone, PartialEq, Eq)]

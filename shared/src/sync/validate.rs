@@ -1,12 +1,13 @@
-//! Checking what a device pushes against the document it claims to change.
+//! The server's check of what a device pushes, against the document it claims to change.
 //!
 //! Every push is parsed as Automerge changes and applied to the server's copy of the
 //! document; the result must still be a Doorstep document of the same id and case. Only then
-//! are the changes that are new to the server stored. Nothing here touches storage.
+//! are the changes that are new to the server stored. Nothing here touches storage: the
+//! server calls it inside its writing transaction, and the fuzzer calls it on any bytes.
 
-use doorstep_shared::document::Document;
-use doorstep_shared::sync::protocol::Push;
-use doorstep_shared::{CaseId, DocId};
+use crate::document::Document;
+use crate::sync::protocol::Push;
+use crate::{CaseId, DocId};
 
 /// Why a push was refused. The message names the document, never its content.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +47,7 @@ pub struct Accepted {
 /// document) and checks the result.
 pub fn check_push(log: &[Vec<u8>], push: &Push) -> Result<Accepted, Rejection> {
     let doc = push.changes.doc;
-    let not_automerge = |error: doorstep_shared::document::DocumentError| Rejection::NotAutomerge {
+    let not_automerge = |error: crate::document::DocumentError| Rejection::NotAutomerge {
         doc,
         reason: error.to_string(),
     };
@@ -103,11 +104,11 @@ fn case_of(document: &Document) -> Result<CaseId, String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::RecordId;
+    use crate::document::{Edit, Occurrence, Writer};
+    use crate::model::RecordKind;
+    use crate::sync::protocol::{DocChanges, Heads};
     use chrono::Utc;
-    use doorstep_shared::RecordId;
-    use doorstep_shared::document::{Edit, Occurrence, Writer};
-    use doorstep_shared::model::RecordKind;
-    use doorstep_shared::sync::protocol::{DocChanges, Heads};
 
     use super::*;
 
