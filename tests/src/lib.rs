@@ -1,7 +1,8 @@
 //! End-to-end tests of Doorstep across real processes. The programs they drive live in
 //! `src/bin`, the tests in `tests/`; this library holds what the tests share: a real sync
-//! server process on loopback, administered through its own command line, and devices with
-//! real encrypted stores syncing over HTTP.
+//! server process on loopback, administered through its own command line, devices with
+//! real encrypted stores syncing over HTTP, and a proxy that makes the network between them
+//! bad ([`faults`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -18,6 +19,8 @@ use doorstep_shared::store::{Passphrase, Store};
 use doorstep_shared::sync::http::{SyncClient, SyncReport};
 use doorstep_shared::{CaseId, RecordId};
 use tempfile::TempDir;
+
+pub mod faults;
 
 /// The sync server's binary, built beside this test binary (`cargo build -p
 /// doorstep-sync-server` builds it; the test command does so first).

@@ -14,38 +14,14 @@ use std::time::{Duration, Instant};
 use doorstep_shared::RecordId;
 use doorstep_shared::model::RecordBody;
 use doorstep_shared::store::{Passphrase, Store};
+use doorstep_tests::faults::{SplitMix, seed_from_env};
 
 const KILLS: usize = 50;
 const PASSPHRASE: &str = "crash test passphrase";
 
-/// A small, seedable generator: the test must replay exactly from its seed.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("DOORSTEP_CRASH_SEED") {
-        Ok(seed) => seed.parse().expect("DOORSTEP_CRASH_SEED is a number"),
-        Err(_) => {
-            let mut bytes = [0; 8];
-            getrandom::fill(&mut bytes).unwrap();
-            u64::from_le_bytes(bytes)
-        }
-    }
-}
-
 #[test]
 fn every_reported_write_survives_sigkill() {
-    let seed = seed();
-    eprintln!("crash test seed: {seed} (replay with DOORSTEP_CRASH_SEED={seed})");
+    let seed = seed_from_env("DOORSTEP_CRASH_SEED");
     let mut random = SplitMix(seed);
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("device.db");
@@ -77,7 +53,7 @@ fn every_reported_write_survives_sigkill() {
             .expect("the writer started");
         assert_eq!(ready, "ready");
         // Kill anywhere from at once to well into a compaction.
-        let after = Duration::from_micros(random.next() % 400_000);
+        let after = Duration::from_micros(random.next_u64() % 400_000);
         let started = Instant::now();
         while started.elapsed() < after {
             std::thread::sleep(Duration::from_micros(200));
