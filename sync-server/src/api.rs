@@ -37,8 +37,9 @@ pub struct Limits {
     /// Sign-in attempts allowed per user name, and per client address, per minute.
     pub sign_ins_per_minute: usize,
     /// Request bodies held in memory at once, across all requests. A request waits for its
-    /// share (its declared length, or `max_body_bytes` if it declares none) before its body
-    /// is read, so however many clients send at once, bodies never take more than this.
+    /// share (twice its declared length, or twice `max_body_bytes` if it declares none,
+    /// since a body is gathered into one buffer from the pieces it arrived in) before its
+    /// body is read, so however many clients send at once, bodies never take more than this.
     pub bodies_in_memory_bytes: usize,
 }
 
@@ -99,7 +100,8 @@ struct BodyBudget {
 
 impl BodyBudget {
     fn new(limits: &Limits) -> BodyBudget {
-        let kib = (limits.bodies_in_memory_bytes / 1024).max(limits.max_body_bytes / 1024 + 1);
+        let kib =
+            (limits.bodies_in_memory_bytes / 1024).max(2 * (limits.max_body_bytes / 1024 + 1));
         BodyBudget {
             kib: Arc::new(tokio::sync::Semaphore::new(kib)),
             max_body_bytes: limits.max_body_bytes,
@@ -122,7 +124,9 @@ impl BodyBudget {
             None if request.method() == axum::http::Method::GET => 0,
             None => budget.max_body_bytes,
         };
-        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        // A body is held twice for a moment: in the pieces it arrived in, and gathered into
+        // one buffer.
+        let kib = u32::try_from(2 * bytes.div_ceil(1024)).unwrap_or(u32::MAX);
         let Ok(_share) = budget.kib.acquire_many(kib).await else {
             return ApiError::Internal.into_response();
         };

@@ -33,8 +33,8 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Global {
-    /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes, web_root,
-    /// allowed_origins).
+    /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes,
+    /// request_timeout_secs, bodies_in_memory_bytes, web_root, allowed_origins).
     #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
     /// Folder of the embedded database [default: ./doorstep-data].
@@ -238,6 +238,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut limits = Limits::default();
             if let Some(max) = file.max_body_bytes {
                 limits.max_body_bytes = max;
+            }
+            if let Some(seconds) = file.request_timeout_secs {
+                limits.request_timeout = std::time::Duration::from_secs(seconds);
+            }
+            if let Some(bytes) = file.bodies_in_memory_bytes {
+                limits.bodies_in_memory_bytes = bytes;
             }
             let mut site = Site {
                 web_root: web_root.or(file.web_root),

@@ -19,6 +19,10 @@ pub struct FileSettings {
     pub database: Option<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Longest a request may take, in seconds, before it is answered 408.
+    pub request_timeout_secs: Option<u64>,
+    /// Request bodies held in memory at once, across all requests, in bytes.
+    pub bodies_in_memory_bytes: Option<usize>,
     /// A folder with the web app's build, served at `/`.
     pub web_root: Option<PathBuf>,
     /// Other web origins whose pages may call the API.

@@ -70,9 +70,20 @@ impl ServerProcess {
         Self::start_with(TempDir::new()?, Some(url))
     }
 
+    /// Starts a server on a fresh data folder with a settings file holding `settings` (TOML).
+    pub fn start_with_settings(settings: &str) -> anyhow::Result<ServerProcess> {
+        let data = TempDir::new()?;
+        std::fs::write(data.path().join("doorstep.toml"), settings)?;
+        Self::start_with(data, None)
+    }
+
     fn start_with(data: TempDir, database: Option<&str>) -> anyhow::Result<ServerProcess> {
         let mut command = Command::new(server_binary());
         command.arg("--data-dir").arg(data.path());
+        let settings = data.path().join("doorstep.toml");
+        if settings.exists() {
+            command.arg("--config").arg(settings);
+        }
         if let Some(url) = database {
             command.env("DOORSTEP_DATABASE", url);
         }
