@@ -14,7 +14,7 @@ use doorstep_shared::{CaseId, DocId, UserId};
 use doorstep_sync_server::settings::FileSettings;
 use doorstep_sync_server::storage::postgres::PostgresStorage;
 use doorstep_sync_server::storage::sqlite::SqliteStorage;
-use doorstep_sync_server::storage::{Device, Storage, TeamRole};
+use doorstep_sync_server::storage::{AuditEntry, Device, Storage, TeamRole};
 use doorstep_sync_server::{Limits, Site, auth};
 use tracing_subscriber::EnvFilter;
 
@@ -407,6 +407,7 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             let user = user_id(&user)?;
             let hash = auth::hash_password(&read_new_password(&user)?)?;
             storage.create_user(&user, &hash)?;
+            storage.audit(admin_entry(&user, "user_created"))?;
             println!("created user {user}");
         }
         Admin::User(UserCommand::List) => {
@@ -423,6 +424,7 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             let user = user_id(&user)?;
             let hash = auth::hash_password(&read_new_password(&user)?)?;
             storage.set_password(&user, &hash)?;
+            storage.audit(admin_entry(&user, "password_reset"))?;
             println!("password of {user} reset; the account is unlocked");
         }
         Admin::Team(TeamCommand::Create { team }) => {
@@ -500,6 +502,17 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An audit entry for an administrator's action on `user`'s account (never the password).
+fn admin_entry(user: &UserId, action: &str) -> AuditEntry {
+    AuditEntry {
+        user: Some(user.clone()),
+        device: None,
+        case: None,
+        action: action.to_owned(),
+        detail: "by an administrator".to_owned(),
+    }
 }
 
 /// A new password for `user`, from the first line of standard input so that it never appears

@@ -199,6 +199,16 @@ fn new_passwords_are_refused_when_short_common_or_the_users_own_name() {
             &format!("{long}\n"),
         )
         .unwrap();
+    let audit = server.admin(&["admin", "audit"], "").unwrap();
+    for action in ["user_created", "password_reset"] {
+        assert!(
+            audit
+                .lines()
+                .any(|line| line.contains(user) && line.contains(action)),
+            "{action}: {audit}"
+        );
+    }
+    assert!(!audit.contains("quiet kettles") && !audit.contains("sixty-four"));
 }
 
 #[tokio::test]

@@ -165,8 +165,7 @@ async fn a_server_killed_during_a_burst_of_syncs_loses_no_acknowledged_change() 
     // Restarted on the same data, every device syncs until all have everything.
     let server = ServerProcess::start_in(data).unwrap();
     for (device, _) in results.iter_mut() {
-        let token = device.client.token().unwrap().to_owned();
-        device.client = SyncClient::new(&server.url()).unwrap().with_token(token);
+        device.reconnect(&server.url()).unwrap();
     }
     for _ in 0..2 {
         for (device, _) in results.iter_mut() {
