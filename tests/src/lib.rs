@@ -279,6 +279,17 @@ impl Device {
         Ok(record)
     }
 
+    /// The ids of the records of `case` on this device, in the store's order (a record held
+    /// twice would show twice).
+    pub fn record_ids(&self, case: CaseId) -> anyhow::Result<Vec<RecordId>> {
+        Ok(self
+            .store
+            .records_of_case(case)?
+            .into_iter()
+            .map(|record| record.id)
+            .collect())
+    }
+
     /// The plan of a home-visit note or case note.
     pub fn plan(&mut self, record: RecordId) -> anyhow::Result<String> {
         match self.store.record(record)?.body {

@@ -78,13 +78,7 @@ async fn a_restored_backup_gets_back_every_edit_the_devices_made_after_it() {
     // A new device sees every edit, from before and after the backup, once.
     let mut fresh_device = Device::sign_in(&server, "ben").await.unwrap();
     fresh_device.sync().await.unwrap();
-    let mut records: Vec<_> = fresh_device
-        .store
-        .records_of_case(case)
-        .unwrap()
-        .into_iter()
-        .map(|record| record.id)
-        .collect();
+    let mut records = fresh_device.record_ids(case).unwrap();
     records.sort();
     let mut expected = vec![before, by_amara, by_ben];
     expected.sort();

@@ -47,13 +47,7 @@ async fn work(mut device: Device, case: CaseId, seed: u64, n: usize) -> Worked {
     let (mut written, mut created, mut acknowledged) = (Vec::new(), Vec::new(), 0);
     for i in 0..EDITS {
         let word = format!("d{n}e{i}");
-        let known: Vec<RecordId> = device
-            .store
-            .records_of_case(case)
-            .unwrap()
-            .into_iter()
-            .map(|record| record.id)
-            .collect();
+        let known = device.record_ids(case).unwrap();
         let choice = random.below(10);
         if known.is_empty() || choice == 0 {
             let record = device
@@ -178,14 +172,13 @@ async fn five_devices_through_a_bad_network_converge_with_every_edit_once() {
     let mut first_records = None;
     for done in &mut worked {
         assert!(done.device.store.pending_pushes().unwrap().is_empty());
-        let records: BTreeSet<RecordId> = done
-            .device
-            .store
-            .records_of_case(case)
-            .unwrap()
-            .into_iter()
-            .map(|record| record.id)
-            .collect();
+        let listed = done.device.record_ids(case).unwrap();
+        let records: BTreeSet<RecordId> = listed.iter().copied().collect();
+        assert_eq!(
+            listed.len(),
+            records.len(),
+            "seed {seed}: a record listed twice"
+        );
         assert_eq!(
             records, all_created,
             "seed {seed}: records missing or doubled"
