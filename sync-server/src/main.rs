@@ -34,7 +34,8 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Global {
     /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes,
-    /// request_timeout_secs, bodies_in_memory_bytes, web_root, allowed_origins).
+    /// request_timeout_secs, bodies_in_memory_bytes, sign_ins_per_minute, web_root,
+    /// allowed_origins).
     #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
     /// Folder of the embedded database [default: ./doorstep-data].
@@ -244,6 +245,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(bytes) = file.bodies_in_memory_bytes {
                 limits.bodies_in_memory_bytes = bytes;
+            }
+            if let Some(attempts) = file.sign_ins_per_minute {
+                limits.sign_ins_per_minute = attempts;
             }
             let mut site = Site {
                 web_root: web_root.or(file.web_root),

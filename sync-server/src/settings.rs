@@ -23,6 +23,10 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     /// Request bodies held in memory at once, across all requests, in bytes.
     pub bodies_in_memory_bytes: Option<usize>,
+    /// Sign-in attempts allowed per user name, and per client address, per minute. An
+    /// office where many devices sign in from one address at once may need more than the
+    /// default.
+    pub sign_ins_per_minute: Option<usize>,
     /// A folder with the web app's build, served at `/`.
     pub web_root: Option<PathBuf>,
     /// Other web origins whose pages may call the API.

@@ -20,6 +20,7 @@ use doorstep_shared::sync::http::{SyncClient, SyncReport};
 use doorstep_shared::{CaseId, RecordId};
 use tempfile::TempDir;
 
+pub mod bench;
 pub mod faults;
 
 /// The sync server's binary, built beside this test binary (`cargo build -p
@@ -72,9 +73,18 @@ impl ServerProcess {
 
     /// Starts a server on a fresh data folder with a settings file holding `settings` (TOML).
     pub fn start_with_settings(settings: &str) -> anyhow::Result<ServerProcess> {
+        Self::start_configured(settings, None)
+    }
+
+    /// Starts a server with a settings file holding `settings` (TOML), on the PostgreSQL
+    /// database at `postgres` if given, else on a fresh embedded one.
+    pub fn start_configured(
+        settings: &str,
+        postgres: Option<&str>,
+    ) -> anyhow::Result<ServerProcess> {
         let data = TempDir::new()?;
         std::fs::write(data.path().join("doorstep.toml"), settings)?;
-        Self::start_with(data, None)
+        Self::start_with(data, postgres)
     }
 
     fn start_with(data: TempDir, database: Option<&str>) -> anyhow::Result<ServerProcess> {
@@ -218,6 +228,25 @@ pub fn admin(
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Makes a fresh database on the PostgreSQL server at `url` (a URL of any database on it,
+/// for administration) with `psql`, and returns its URL.
+pub fn fresh_postgres_database(url: &str) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let name: String = std::iter::once("doorstep_".to_owned())
+        .chain(bytes.iter().map(|byte| format!("{byte:02x}")))
+        .collect();
+    let status = Command::new("psql")
+        .args([url, "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .context("running psql")?;
+    if !status.success() {
+        bail!("psql could not create database {name}");
+    }
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
 }
 
 /// A worker's device: an encrypted store and a client signed in to the server.

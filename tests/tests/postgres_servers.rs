@@ -5,7 +5,7 @@
 use chrono::Utc;
 use doorstep_shared::document::Edit;
 use doorstep_shared::model::RecordBody;
-use doorstep_tests::{Device, ServerProcess};
+use doorstep_tests::{Device, ServerProcess, fresh_postgres_database};
 
 #[tokio::test]
 async fn devices_on_two_servers_sharing_postgres_converge() {
@@ -13,17 +13,8 @@ async fn devices_on_two_servers_sharing_postgres_converge() {
         eprintln!("skipped: DOORSTEP_TEST_POSTGRES_URL is not set (scripts/test sets it)");
         return;
     };
-    let name = format!("doorstep_e2e_{}", uuid_like());
-    let (admin_url, database_url) = database_urls(&url, &name);
-    let create = std::process::Command::new("psql")
-        .args([
-            admin_url.as_str(),
-            "-qc",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .status()
-        .expect("psql");
-    assert!(create.success());
+    let database_url = fresh_postgres_database(&url).unwrap();
+    let name = database_url.rsplit_once('/').unwrap().1.to_owned();
 
     let first = ServerProcess::start_on_postgres(&database_url).unwrap();
     let second = ServerProcess::start_on_postgres(&database_url).unwrap();
@@ -59,21 +50,9 @@ async fn devices_on_two_servers_sharing_postgres_converge() {
     drop((first, second));
     let _ = std::process::Command::new("psql")
         .args([
-            admin_url.as_str(),
+            url.as_str(),
             "-qc",
             &format!("DROP DATABASE {name} WITH (FORCE)"),
         ])
         .status();
-}
-
-fn uuid_like() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The URL as given (for administration) and the same server with database `name`.
-fn database_urls(url: &str, name: &str) -> (String, String) {
-    let base = url.rsplit_once('/').map(|(base, _)| base).unwrap_or(url);
-    (url.to_owned(), format!("{base}/{name}"))
 }

@@ -1,132 +1,183 @@
-//! Measures Doorstep's sync against a real server process on loopback, for three workloads
-//! over N records (10,000 by default):
-//!
-//! 1. the first sync of all records to a fresh device;
-//! 2. a no-op sync of a device holding them all;
-//! 3. a sync after one record among them changed.
-//!
-//! For each: requests, bytes each way, wall time, and the server's CPU time (from
-//! `/proc/<pid>/stat`). Build the server first, in the same profile:
+//! Sync benchmarks against a real server process on loopback. Build the server first, in
+//! the same profile:
 //!
 //! ```sh
 //! cargo build --release -p doorstep-sync-server
-//! cargo run --release -p doorstep-tests --bin sync-bench -- --records 10000
+//! cargo run --release -p doorstep-tests --bin sync-bench -- side-by-side
+//! cargo run --release -p doorstep-tests --bin sync-bench -- load [--postgres URL]
+//! cargo run --release -p doorstep-tests --bin sync-bench -- scaling
 //! ```
+//!
+//! `smoke` runs all three at small sizes and fails if any of them does; the test command
+//! runs it so this code keeps working. BENCHMARKS.md holds the figures.
 
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use anyhow::Context;
-use chrono::Utc;
-use doorstep_shared::document::{Edit, Occurrence};
-use doorstep_shared::model::RecordKind;
-use doorstep_shared::sync::http::SyncReport;
-use doorstep_tests::{Device, ServerProcess};
+use clap::{Parser, Subcommand};
+use doorstep_tests::bench::load::{self, LoadOptions};
+use doorstep_tests::bench::{scaling, side_by_side};
+
+#[derive(Parser)]
+#[command(about = "Doorstep's sync benchmarks, against a real server on loopback")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// The same workloads against Doorstep and automerge-repo 2.x; prints the table.
+    SideBySide {
+        /// Sizes, in records.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        records: Vec<usize>,
+        /// Which systems to run now; the others' kept results fill the table.
+        #[arg(long, value_delimiter = ',', default_value = "doorstep,automerge-repo")]
+        systems: Vec<String>,
+    },
+    /// Many devices syncing at once against one server.
+    Load {
+        /// Simulated devices.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Devices per team.
+        #[arg(long, default_value_t = 10)]
+        team_size: usize,
+        /// Rounds in which every device syncs at once.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Run on a fresh database of this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
+    /// First-sync time and no-op bytes against the number of records; draws the curves.
+    Scaling {
+        /// Sizes, in records.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,10000,100000")]
+        records: Vec<usize>,
+        /// Where to draw the curves.
+        #[arg(long, default_value = "docs/benchmarks/sync-scaling.png")]
+        plot: PathBuf,
+    },
+    /// Everything at small sizes, failing on any error.
+    Smoke {
+        /// Also run the load on this PostgreSQL server.
+        #[arg(long, env = "DOORSTEP_TEST_POSTGRES_URL")]
+        postgres: Option<String>,
+    },
+}
 
 fn main() -> anyhow::Result<()> {
-    let mut records = 10_000;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--records" => records = args.next().context("--records N")?.parse()?,
-            other => anyhow::bail!("unknown argument {other:?} (usage: sync-bench [--records N])"),
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match cli.command {
+            Bench::SideBySide { records, systems } => {
+                side_by_side(&records, &systems).await.map(drop)
+            }
+            Bench::Load {
+                devices,
+                team_size,
+                rounds,
+                postgres,
+            } => {
+                let report = load::run(&LoadOptions {
+                    devices,
+                    team_size,
+                    rounds,
+                    postgres,
+                })
+                .await?;
+                print_load(&[report]);
+                Ok(())
+            }
+            Bench::Scaling { records, plot } => scaling(&records, &plot).await,
+            Bench::Smoke { postgres } => smoke(postgres).await,
+        }
+    })
+}
+
+async fn side_by_side(
+    sizes: &[usize],
+    systems: &[String],
+) -> anyhow::Result<Vec<side_by_side::Run>> {
+    let mut runs = Vec::new();
+    for &records in sizes {
+        for system in systems {
+            eprintln!("{system}, {records} records");
+            runs.push(side_by_side::run(system, records).await?);
+        }
+        println!(
+            "\n{}",
+            side_by_side::table(
+                records,
+                side_by_side::kept("doorstep", records).as_ref(),
+                side_by_side::kept("automerge-repo", records).as_ref(),
+            )
+        );
+    }
+    Ok(runs)
+}
+
+fn print_load(reports: &[load::LoadReport]) {
+    println!("\n{}", load::TABLE_HEAD);
+    for report in reports {
+        println!("{}", report.row());
+    }
+    for report in reports {
+        if let Some(error) = &report.first_error {
+            println!("\n{}: first error: {error}", report.database);
         }
     }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(run(records))
 }
 
-/// The server's user plus system CPU time so far.
-fn server_cpu(server: &ServerProcess) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid())).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|index| fields.get(*index)?.parse::<u64>().ok())
-        .sum();
-    // Linux reports in clock ticks of 1/100 s on every common configuration.
-    Duration::from_millis(ticks * 10)
-}
-
-async fn measure(
-    name: &str,
-    server: &ServerProcess,
-    device: &mut Device,
-) -> anyhow::Result<SyncReport> {
-    let cpu = server_cpu(server);
-    let started = Instant::now();
-    let report = device.sync().await?;
-    let wall = started.elapsed();
-    let cpu = server_cpu(server).saturating_sub(cpu);
-    println!(
-        "| {name} | {} | {} | {} | {:.1} ms | {:.0} ms |",
-        report.rounds,
-        report.bytes_sent,
-        report.bytes_received,
-        wall.as_secs_f64() * 1e3,
-        cpu.as_secs_f64() * 1e3,
-    );
-    Ok(report)
-}
-
-async fn run(records: usize) -> anyhow::Result<()> {
-    let server = ServerProcess::start()?;
-    server.team("north", &[("amara", "worker"), ("ben", "worker")])?;
-    let mut amara = Device::sign_in(&server, "amara").await?;
-    let cases: Vec<_> = (0..records.div_ceil(100))
-        .map(|n| amara.store.create_case(&format!("Client {n}"), Utc::now()))
-        .collect::<Result<_, _>>()?;
-    let mut ids = Vec::with_capacity(records);
-    for n in 0..records {
-        let record = amara.store.create_record(
-            cases[n % cases.len()],
-            RecordKind::HomeVisit,
-            Occurrence::default(),
-            Utc::now(),
-        )?;
-        let text = format!("Visit {n}: the kitchen was warm, the client calm; plan agreed.");
-        amara
-            .store
-            .edit(record, &Edit::text("observed_home", &text), Utc::now())?;
-        ids.push(record);
+async fn scaling(sizes: &[usize], plot: &std::path::Path) -> anyhow::Result<()> {
+    let mut points = Vec::new();
+    for &records in sizes {
+        eprintln!("{records} records");
+        points.push(scaling::measure(records).await?);
     }
-    let mut ben = Device::sign_in(&server, "ben").await?;
-
-    println!("{records} records in {} cases\n", cases.len());
-    println!("| workload | requests | bytes sent | bytes received | wall time | server CPU |");
-    println!("|---|---|---|---|---|---|");
-    measure(
-        "upload of every record from the device that wrote them",
-        &server,
-        &mut amara,
-    )
-    .await?;
-    let first = measure("first sync to a fresh device", &server, &mut ben).await?;
-    anyhow::ensure!(
-        first.pulled == records + cases.len(),
-        "the fresh device got {} documents",
-        first.pulled
-    );
-    measure("no-op sync", &server, &mut ben).await?;
-    amara.store.edit(
-        ids[records / 2],
-        &Edit::text("plan", "Call the GP."),
-        Utc::now(),
-    )?;
-    measure("one record changed: the writer's sync", &server, &mut amara).await?;
-    let changed = measure(
-        "one record changed: another device's sync",
-        &server,
-        &mut ben,
-    )
-    .await?;
-    anyhow::ensure!(
-        changed.pulled == 1,
-        "expected one changed document, got {}",
-        changed.pulled
-    );
+    println!("\n{}", scaling::TABLE_HEAD);
+    for point in &points {
+        println!("{}", point.row());
+    }
+    if let Some(folder) = plot.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    scaling::plot(&points, plot).with_context(|| format!("drawing {}", plot.display()))?;
+    println!("\ncurves drawn to {}", plot.display());
     Ok(())
+}
+
+async fn smoke(postgres: Option<String>) -> anyhow::Result<()> {
+    let runs = side_by_side(&[20], &side_by_side::SYSTEMS.map(str::to_owned)).await?;
+    for run in &runs {
+        for outcome in &run.results {
+            if let Some(error) = &outcome.error {
+                anyhow::bail!("{} {}: {error}", run.system, outcome.workload);
+            }
+        }
+    }
+    let mut reports = Vec::new();
+    for postgres in [None].into_iter().chain(postgres.map(Some)) {
+        let report = load::run(&LoadOptions {
+            devices: 20,
+            team_size: 5,
+            rounds: 2,
+            postgres,
+        })
+        .await?;
+        anyhow::ensure!(report.errors == 0, "load: {:?}", report.first_error);
+        anyhow::ensure!(report.syncs == 40, "load: {} syncs of 40", report.syncs);
+        anyhow::ensure!(
+            report.missing_edits == 0,
+            "load: {} notes missed teammates' edits",
+            report.missing_edits
+        );
+        reports.push(report);
+    }
+    print_load(&reports);
+    let plot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/smoke-scaling.png");
+    scaling(&[10, 40], &plot).await
 }
