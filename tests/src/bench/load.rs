@@ -5,10 +5,11 @@
 //! as an Automerge document in memory. Devices are in teams; a team shares one case, so
 //! each device's sync carries its own edit up and brings its teammates' edits down.
 //!
-//! A round: every device makes one edit, then all sync at the same instant; a sync is one
-//! round trip or more (until the server says nothing more waits). Between rounds the
-//! server is left idle for a second. Latency is per sync, from the request's first byte to
-//! the last answer decoded.
+//! Devices sync either steadily, each every few seconds as the app does while its worker
+//! types, or in bursts, all at the same instant ([`Pattern`]). Each sync carries one new
+//! edit up and brings teammates' edits down; it is one round trip or more (until the server
+//! says nothing more waits). Latency is per sync, from the request's first byte to the last
+//! answer decoded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,11 +35,44 @@ pub struct LoadOptions {
     pub devices: usize,
     /// Devices per team (each team shares one case).
     pub team_size: usize,
-    /// Rounds in which every device syncs at once.
-    pub rounds: usize,
+    /// When devices sync.
+    pub pattern: Pattern,
     /// A PostgreSQL server to run on (a fresh database is made on it); the embedded SQLite
     /// database if none.
     pub postgres: Option<String>,
+}
+
+/// When the simulated devices sync.
+#[derive(Debug, Clone, Copy)]
+pub enum Pattern {
+    /// Each device edits and syncs every `every`, as the app does 2 s after an edit while
+    /// its worker keeps typing; devices start at random moments within the first period.
+    Steady {
+        /// Between one device's syncs.
+        every: Duration,
+        /// How long the load lasts.
+        lasting: Duration,
+    },
+    /// Every device edits, then all sync at the same instant, as after an outage ends for
+    /// everyone at once; `rounds` times, a second apart.
+    Burst {
+        /// How many times.
+        rounds: usize,
+    },
+}
+
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pattern::Steady { every, lasting } => write!(
+                f,
+                "each every {} s for {} s",
+                every.as_secs_f64(),
+                lasting.as_secs()
+            ),
+            Pattern::Burst { rounds } => write!(f, "all at once, {rounds} times"),
+        }
+    }
 }
 
 /// What a load run measured.
@@ -58,7 +92,7 @@ pub struct LoadReport {
     pub first_error: Option<String>,
     /// Latency of each completed sync, sorted.
     pub latencies: Vec<Duration>,
-    /// Time from the start of each round to its last answer, summed over the rounds.
+    /// Time the load lasted: for bursts, from the start of each to its last answer, summed.
     pub busy: Duration,
     /// Documents pulled by all devices, over all rounds.
     pub pulled: usize,
@@ -84,7 +118,7 @@ impl LoadReport {
             "| {} | {} | {} | {} | {:.0} syncs/s | {} | {} | {} | {} ({} refused) | {} | {:.1} s | {} |",
             self.database,
             self.options.devices,
-            self.options.rounds,
+            self.options.pattern,
             self.syncs,
             self.throughput(),
             human_duration(percentile(&self.latencies, 0.5)),
@@ -94,15 +128,17 @@ impl LoadReport {
             self.refused,
             self.missing_edits,
             self.server_cpu.as_secs_f64(),
-            self.server_peak_bytes
-                .map(|bytes| format!("{:.0} MB", bytes as f64 / 1e6))
-                .unwrap_or_else(|| "—".to_owned()),
+            megabytes(self.server_peak_bytes),
         )
     }
 }
 
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "—".to_owned(), |bytes| format!("{:.0} MB", bytes as f64 / 1e6))
+}
+
 /// The load table's heading.
-pub const TABLE_HEAD: &str = "| database | devices | rounds | syncs | throughput | p50 | p99 | max | errors | notes missing edits | server CPU | server peak memory |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| database | devices | syncing | syncs | throughput | p50 | p99 | max | errors | notes missing edits | server CPU | server peak memory |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// One simulated device.
 struct SimulatedDevice {
@@ -220,7 +256,11 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     );
 
     let devices = sign_in_all(&server, &members).await?;
-    eprintln!("{} devices signed in", devices.len());
+    eprintln!(
+        "{} devices signed in; the server holds {}",
+        devices.len(),
+        megabytes(ProcessStats::of(server.pid()).resident_bytes())
+    );
 
     // The first member of each team opens the case; then every device pushes its note and
     // pulls its teammates'.
@@ -239,6 +279,10 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
     }
 
     let stats = ProcessStats::of(server.pid());
+    eprintln!(
+        "every device synced once; the server holds {}",
+        megabytes(stats.resident_bytes())
+    );
     let cpu_before = stats.cpu();
     stats.reset_peak();
     let mut report = LoadReport {
@@ -260,8 +304,52 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         server_peak_bytes: None,
         missing_edits: 0,
     };
-    for round in 0..options.rounds {
-        for device in &devices {
+    match options.pattern {
+        Pattern::Burst { rounds } => burst(&devices, rounds, &stats, &mut report).await?,
+        Pattern::Steady { every, lasting } => {
+            steady(&devices, every, lasting, &mut report).await?;
+        }
+    }
+    report.server_cpu = stats.cpu().saturating_sub(cpu_before);
+    report.server_peak_bytes = stats.peak_bytes();
+    report.latencies.sort();
+    report.missing_edits = missing_edits(&devices, options.team_size).await?;
+    Ok(report)
+}
+
+impl LoadReport {
+    /// Counts one sync's outcome.
+    fn tally(&mut self, result: Result<(), SyncError>, latency: Duration, sync: &SyncReport) {
+        self.bytes += sync.bytes_sent + sync.bytes_received;
+        self.pulled += sync.pulled;
+        match result {
+            Ok(()) => {
+                self.syncs += 1;
+                self.latencies.push(latency);
+            }
+            Err(error) => {
+                self.errors += 1;
+                let refused = match &error {
+                    SyncError::Network(_) => true,
+                    SyncError::Server { status, .. } => matches!(status, 429 | 503),
+                    _ => false,
+                };
+                self.refused += usize::from(refused);
+                self.first_error.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// Every device edits; then all sync at once; `rounds` times.
+async fn burst(
+    devices: &[Arc<Mutex<SimulatedDevice>>],
+    rounds: usize,
+    stats: &ProcessStats,
+    report: &mut LoadReport,
+) -> anyhow::Result<()> {
+    for round in 0..rounds {
+        for device in devices {
             device.lock().await.edit()?;
         }
         let barrier = Arc::new(Barrier::new(devices.len()));
@@ -288,39 +376,63 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         for task in tasks {
             let (result, latency, since_start, sync_report) = task.await?;
             last = last.max(since_start);
-            report.bytes += sync_report.bytes_sent + sync_report.bytes_received;
-            report.pulled += sync_report.pulled;
-            match result {
-                Ok(()) => {
-                    report.syncs += 1;
-                    report.latencies.push(latency);
-                }
-                Err(error) => {
-                    report.errors += 1;
-                    let refused = match &error {
-                        SyncError::Network(_) => true,
-                        SyncError::Server { status, .. } => matches!(status, 429 | 503),
-                        _ => false,
-                    };
-                    report.refused += usize::from(refused);
-                    report.first_error.get_or_insert_with(|| error.to_string());
-                }
-            }
+            report.tally(result, latency, &sync_report);
         }
         report.busy += last;
         eprintln!(
-            "round {}: {} devices synced in {}",
+            "round {}: {} devices synced in {}; the server holds {}",
             round + 1,
             devices.len(),
-            human_duration(last)
+            human_duration(last),
+            megabytes(stats.resident_bytes())
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    report.server_cpu = stats.cpu().saturating_sub(cpu_before);
-    report.server_peak_bytes = stats.peak_bytes();
-    report.latencies.sort();
-    report.missing_edits = missing_edits(&devices, options.team_size).await?;
-    Ok(report)
+    Ok(())
+}
+
+/// Each device edits and syncs every `every`, from a random start, for `lasting`.
+async fn steady(
+    devices: &[Arc<Mutex<SimulatedDevice>>],
+    every: Duration,
+    lasting: Duration,
+    report: &mut LoadReport,
+) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let end = started + lasting;
+    // Start moments spread evenly at random, the same every run.
+    let mut random = crate::faults::SplitMix(1);
+    let tasks: Vec<_> = devices
+        .iter()
+        .map(|device| {
+            let device = device.clone();
+            let offset = every.mul_f64(random.below(1_000_000) as f64 / 1e6);
+            tokio::spawn(async move {
+                let mut device = device.lock().await;
+                let mut outcomes = Vec::new();
+                let mut next = started + offset;
+                while next < end {
+                    tokio::time::sleep_until(next).await;
+                    device.edit()?;
+                    let mut sync_report = SyncReport::default();
+                    let sent = Instant::now();
+                    let result = device.sync(&mut sync_report).await;
+                    outcomes.push((result, sent.elapsed(), sync_report));
+                    // The app waits after a sync ends, not on a fixed clock: a slow server
+                    // is not sent more.
+                    next = tokio::time::Instant::now().max(next) + every;
+                }
+                anyhow::Ok(outcomes)
+            })
+        })
+        .collect();
+    for task in tasks {
+        for (result, latency, sync_report) in task.await?? {
+            report.tally(result, latency, &sync_report);
+        }
+    }
+    report.busy = started.elapsed();
+    Ok(())
 }
 
 /// After one more sync each, how many (device, teammate) pairs lack some of the teammate's
