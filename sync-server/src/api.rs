@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use std::collections::BTreeSet;
 
 use doorstep_shared::sync::protocol::{
     self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, SERVER_RESTORED, SignIn, SignedIn,
@@ -250,6 +249,7 @@ impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::Forbidden(_) => ApiError::Forbidden,
+            StorageError::ServerRestored => ApiError::ServerRestored,
             StorageError::Rejected(rejection) => ApiError::Invalid {
                 code: "invalid_changes",
                 message: rejection.to_string(),
@@ -444,63 +444,29 @@ async fn sync(
         code: "bad_cursor",
         message: error.to_string(),
     })?;
-    // Acknowledgements given before a restore may be of changes the backup lacks: the device
-    // must send everything again before anything of it is stored.
+    // The pushes, the page of pulls and the audit entries, committed together.
     let storage = state.storage.clone();
-    let epoch = blocking(move || storage.epoch()).await?;
-    if from.is_from_before_restore(epoch) {
-        audit(
-            &state,
-            vec![entry(&device, None, "sync_refused", SERVER_RESTORED)],
-        )
-        .await;
-        return Err(ApiError::ServerRestored);
-    }
-    let storage = state.storage.clone();
-    let pusher = device.clone();
-    let pushes = request.pushes;
-    let pushed = pushes.len();
-    let written: BTreeSet<CaseId> = pushes.iter().map(|push| push.changes.case_id).collect();
-    let acks = match blocking(move || storage.push(&pusher, &pushes)).await {
-        Ok(acks) => acks,
+    let syncing = device.clone();
+    let response = match blocking(move || storage.sync(&syncing, request.pushes, from)).await {
+        Ok(response) => response,
+        Err(ApiError::ServerRestored) => {
+            audit(
+                &state,
+                vec![entry(&device, None, "sync_refused", SERVER_RESTORED)],
+            )
+            .await;
+            return Err(ApiError::ServerRestored);
+        }
         Err(error) => {
-            let code = match &error {
-                ApiError::Forbidden => "forbidden",
-                ApiError::Invalid { code, .. } => code,
-                _ => "failed",
+            let (action, code) = match &error {
+                ApiError::Forbidden => ("push_refused", "forbidden"),
+                ApiError::Invalid { code, .. } => ("push_refused", *code),
+                _ => ("sync_failed", "internal"),
             };
-            audit(&state, vec![entry(&device, None, "push_refused", code)]).await;
+            audit(&state, vec![entry(&device, None, action, code)]).await;
             return Err(error);
         }
     };
-    let storage = state.storage.clone();
-    let puller = device.clone();
-    let mut response = blocking(move || storage.pull(&puller, from)).await?;
-    response.acks = acks;
-    let detail = format!(
-        "pushed {pushed} docs, pulled {} docs, purged {} cases, more {}",
-        response.pulls.len(),
-        response.purge.len(),
-        response.more
-    );
-    let read: BTreeSet<CaseId> = response.pulls.iter().map(|pull| pull.case_id).collect();
-    let mut entries = vec![entry(&device, None, "sync", &detail)];
-    entries.extend(
-        written
-            .into_iter()
-            .map(|case| entry(&device, Some(case), "write", "")),
-    );
-    entries.extend(
-        read.into_iter()
-            .map(|case| entry(&device, Some(case), "read", "")),
-    );
-    entries.extend(
-        response
-            .purge
-            .iter()
-            .map(|case| entry(&device, Some(*case), "purge", "")),
-    );
-    audit(&state, entries).await;
     Ok((
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         protocol::encode(&response),

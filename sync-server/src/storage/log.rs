@@ -1,7 +1,8 @@
 //! The sync algorithms over the change log, written once for every backend.
 //!
 //! A backend implements [`LogTx`], the handful of reads and writes the algorithms need,
-//! inside one of its transactions; [`push`], [`pull`] and [`recompute_access`] do the rest.
+//! inside one of its transactions; [`sync`], [`push`], [`pull`] and [`recompute_access`] do
+//! the rest.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, SyncResponse};
 use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
 use doorstep_shared::{CaseId, DocId};
 
-use super::{Device, StorageError};
+use super::{AuditEntry, Device, StorageError};
 use doorstep_shared::sync::validate::check_push;
 
 /// One row of the change log, as a page reads it.
@@ -56,6 +57,8 @@ pub trait LogTx {
     fn latest_seq(&mut self) -> Result<i64, StorageError>;
     /// The server's epoch (see [`LogPosition::epoch`]).
     fn epoch(&mut self) -> Result<u64, StorageError>;
+    /// Appends to the audit log.
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
     /// A document's log rows' bytes, in order.
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError>;
     /// Appends a row to the log.
@@ -109,6 +112,71 @@ pub fn recompute_access(tx: &mut impl LogTx, user: &str) -> Result<(), StorageEr
 pub fn recompute_team(tx: &mut impl LogTx, team: &str) -> Result<(), StorageError> {
     for member in tx.team_members(team)? {
         recompute_access(tx, &member)?;
+    }
+    Ok(())
+}
+
+/// One sync: the cursor's epoch checked, the pushes stored, a page of what the device lacks
+/// read, and the audit entries that record it written; the caller commits only if this
+/// succeeds, so the acknowledgements are never answered before everything is durable.
+pub fn sync(
+    tx: &mut impl LogTx,
+    device: &Device,
+    pushes: &[Push],
+    from: LogPosition,
+) -> Result<SyncResponse, StorageError> {
+    check_epoch(tx, from)?;
+    let acks = push(tx, device, pushes)?;
+    let mut response = pull(tx, device, from)?;
+    response.acks = acks;
+    record_sync(tx, device, pushes, &response)?;
+    Ok(response)
+}
+
+/// Refuses a cursor from before the server was restored from a backup: acknowledgements
+/// given then may be of changes the backup lacks, so the device must send everything again
+/// before anything of it is stored.
+pub fn check_epoch(tx: &mut impl LogTx, from: LogPosition) -> Result<(), StorageError> {
+    if from.is_from_before_restore(tx.epoch()?) {
+        return Err(StorageError::ServerRestored);
+    }
+    Ok(())
+}
+
+/// Audits a sync: counts, and each case written, read or purged. Never note text.
+pub fn record_sync(
+    tx: &mut impl LogTx,
+    device: &Device,
+    pushes: &[Push],
+    response: &SyncResponse,
+) -> Result<(), StorageError> {
+    let entry = |case: Option<CaseId>, action: &str, detail: String| AuditEntry {
+        user: Some(device.user.clone()),
+        device: Some(device.id.clone()),
+        case,
+        action: action.to_owned(),
+        detail,
+    };
+    tx.audit(&entry(
+        None,
+        "sync",
+        format!(
+            "pushed {} docs, pulled {} docs, purged {} cases, more {}",
+            pushes.len(),
+            response.pulls.len(),
+            response.purge.len(),
+            response.more
+        ),
+    ))?;
+    let written: BTreeSet<CaseId> = pushes.iter().map(|push| push.changes.case_id).collect();
+    let read: BTreeSet<CaseId> = response.pulls.iter().map(|pull| pull.case_id).collect();
+    let cases = written
+        .into_iter()
+        .map(|case| (case, "write"))
+        .chain(read.into_iter().map(|case| (case, "read")))
+        .chain(response.purge.iter().map(|case| (*case, "purge")));
+    for (case, action) in cases {
+        tx.audit(&entry(Some(case), action, String::new()))?;
     }
     Ok(())
 }

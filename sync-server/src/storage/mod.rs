@@ -87,6 +87,10 @@ pub enum StorageError {
     /// The database failed.
     #[error("database: {0}")]
     Database(String),
+    /// The device's cursor is from before the server was restored from a backup: it must
+    /// send everything again.
+    #[error("the cursor is from before the server was restored")]
+    ServerRestored,
     /// This backend does not do that; the message says what to use instead.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -156,6 +160,14 @@ pub trait Storage: Send + Sync + 'static {
     fn remove_member(&self, team: &str, user: &UserId) -> Result<(), StorageError>;
     /// Puts a case in a team's care (creating the case's entry if the server has none yet).
     fn assign_case(&self, case: CaseId, team: &str) -> Result<(), StorageError>;
+    /// One sync ([`log::sync`]): the pushes stored, all or nothing, a page of the changes
+    /// after `from`, and its audit entries, durable before it returns.
+    fn sync(
+        &self,
+        device: &Device,
+        pushes: Vec<Push>,
+        from: LogPosition,
+    ) -> Result<SyncResponse, StorageError>;
     /// Stores a device's pushes, all or nothing, and returns the acknowledgements.
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError>;
     /// The changes after `from` for the cases `device`'s user may read, one page.

@@ -198,6 +198,24 @@ impl PgLog<'_, '_> {
 }
 
 impl LogTx for PgLog<'_, '_> {
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
+        self.0
+            .execute(
+                "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &now(),
+                    &entry.user.as_ref().map(UserId::as_str),
+                    &entry.device,
+                    &entry.case.map(|case| case.to_string()),
+                    &entry.action,
+                    &entry.detail,
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
     fn case_exists(&mut self, case: &str) -> Result<bool, StorageError> {
         let row = self
             .0
@@ -646,6 +664,33 @@ impl Storage for PostgresStorage {
         self.write(|log| log::push(log, device, pushes))
     }
 
+    fn sync(
+        &self,
+        device: &Device,
+        pushes: Vec<Push>,
+        from: LogPosition,
+    ) -> Result<SyncResponse, StorageError> {
+        // Two transactions: the pushes under the log's lock, as every write; then the page,
+        // read from one snapshot, with the audit entries. Concurrent syncs run side by side
+        // on the pool's connections.
+        let acks = self.write(|log| {
+            log::check_epoch(log, from)?;
+            log::push(log, device, &pushes)
+        })?;
+        let mut conn = self.conn()?;
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .map_err(db)?;
+        let mut log = PgLog(&mut tx);
+        let mut response = log::pull(&mut log, device, from)?;
+        response.acks = acks;
+        log::record_sync(&mut log, device, &pushes, &response)?;
+        tx.commit().map_err(db)?;
+        Ok(response)
+    }
+
     fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError> {
         let mut conn = self.conn()?;
         let mut tx = conn
@@ -730,21 +775,7 @@ impl Storage for PostgresStorage {
     }
 
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError> {
-        self.conn()?
-            .execute(
-                "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &now(),
-                    &entry.user.as_ref().map(UserId::as_str),
-                    &entry.device,
-                    &entry.case.map(|case| case.to_string()),
-                    &entry.action,
-                    &entry.detail,
-                ],
-            )
-            .map_err(db)?;
-        Ok(())
+        self.write(|log| log.audit(&entry))
     }
 
     fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError> {

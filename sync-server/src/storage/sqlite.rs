@@ -3,16 +3,22 @@
 //! One connection behind a mutex: SQLite has one writer at a time anyway, and holding the
 //! lock across a push's transaction also means change-log sequence numbers are handed out in
 //! the order their transactions commit, so a reader can never skip one that commits late.
+//!
+//! Syncs commit in groups: a sync queues itself, and whichever sync next holds the
+//! connection runs every queued one in one transaction, each under its own savepoint (a
+//! refused push undoes only its own), and commits once. Under load one `fsync` then makes
+//! many syncs durable; alone, a sync is a group of one. Nobody is answered before the
+//! group's commit.
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, mpsc};
 
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::log::{self, LogRow, LogTx};
 use super::{
@@ -96,6 +102,25 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Syncs waiting for the next group commit.
+    queued: Mutex<Vec<QueuedSync>>,
+}
+
+/// A sync waiting for its group, and where its answer goes.
+#[derive(Debug)]
+struct QueuedSync {
+    device: Device,
+    pushes: Vec<Push>,
+    from: LogPosition,
+    answer: mpsc::Sender<Result<SyncResponse, StorageError>>,
+}
+
+/// Locks `mutex`. A panic while holding the connection cannot leave a transaction
+/// half-done: rusqlite rolls back an unfinished transaction when it is dropped.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn db(error: rusqlite::Error) -> StorageError {
@@ -146,25 +171,69 @@ impl SqliteStorage {
         }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            queued: Mutex::new(Vec::new()),
         })
     }
 
+    /// Runs every queued sync in one transaction and answers each after the commit.
+    fn commit_group(conn: &mut Connection, group: Vec<QueuedSync>) {
+        let mut answers = Vec::with_capacity(group.len());
+        let committed = (|| {
+            let mut tx = conn.transaction()?;
+            for sync in group {
+                let savepoint = tx.savepoint()?;
+                let result = log::sync(
+                    &mut SqliteLog(&savepoint),
+                    &sync.device,
+                    &sync.pushes,
+                    sync.from,
+                );
+                if result.is_ok() {
+                    savepoint.commit()?;
+                }
+                // A savepoint dropped uncommitted is rolled back: a refused push leaves
+                // nothing behind, and the others in the group go on.
+                answers.push((sync.answer, result));
+            }
+            tx.commit()
+        })();
+        for (answer, result) in answers {
+            let result = match &committed {
+                Ok(()) => result,
+                Err(error) => Err(StorageError::Database(error.to_string())),
+            };
+            // The sync may have given up waiting (its request timed out): nobody to tell.
+            let _ = answer.send(result);
+        }
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a transaction half-done: rusqlite
-        // rolls back an unfinished transaction when it is dropped.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.conn)
     }
 }
 
 /// The log's view of a SQLite transaction.
-struct SqliteLog<'a, 'c>(&'a Transaction<'c>);
+struct SqliteLog<'a>(&'a Connection);
 
-impl SqliteLog<'_, '_> {
+impl SqliteLog<'_> {
+    /// Runs a statement, prepared once per connection (a sync runs the same few thousands
+    /// of times a minute).
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.0.prepare_cached(sql)?.execute(params)
+    }
+
+    /// The first row of a query, prepared once per connection.
+    fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.0.prepare_cached(sql)?.query_row(params, read)
+    }
+
     fn exists(&self, sql: &str, params: impl rusqlite::Params) -> Result<bool, StorageError> {
         Ok(self
-            .0
             .query_row(sql, params, |_| Ok(()))
             .optional()
             .map_err(db)?
@@ -178,7 +247,7 @@ impl SqliteLog<'_, '_> {
     }
 }
 
-impl LogTx for SqliteLog<'_, '_> {
+impl LogTx for SqliteLog<'_> {
     fn case_exists(&mut self, case: &str) -> Result<bool, StorageError> {
         self.exists("SELECT 1 FROM cases WHERE case_id = ?1", [case])
     }
@@ -191,23 +260,21 @@ impl LogTx for SqliteLog<'_, '_> {
     }
 
     fn first_team(&mut self, user: &str) -> Result<Option<String>, StorageError> {
-        self.0
-            .query_row(
-                "SELECT team FROM team_members WHERE user_id = ?1 ORDER BY team LIMIT 1",
-                [user],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(db)
+        self.query_row(
+            "SELECT team FROM team_members WHERE user_id = ?1 ORDER BY team LIMIT 1",
+            [user],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(db)
     }
 
     fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError> {
-        self.0
-            .execute(
-                "INSERT INTO cases (case_id, team) VALUES (?1, ?2)",
-                params![case, team],
-            )
-            .map_err(db)?;
+        self.execute(
+            "INSERT INTO cases (case_id, team) VALUES (?1, ?2)",
+            params![case, team],
+        )
+        .map_err(db)?;
         Ok(())
     }
 
@@ -239,38 +306,51 @@ impl LogTx for SqliteLog<'_, '_> {
         } else {
             "DELETE FROM access WHERE user_id = ?1 AND case_id = ?2"
         };
-        self.0.execute(change, params![user, case]).map_err(db)?;
-        self.0
-            .execute(
-                "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, ?4)",
-                params![seq, user, case, granted],
-            )
-            .map_err(db)?;
+        self.execute(change, params![user, case]).map_err(db)?;
+        self.execute(
+            "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES (?1, ?2, ?3, ?4)",
+            params![seq, user, case, granted],
+        )
+        .map_err(db)?;
         Ok(())
     }
 
     fn next_seq(&mut self) -> Result<i64, StorageError> {
-        self.0
-            .query_row(
-                "UPDATE log_clock SET seq = seq + 1 RETURNING seq",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(db)
+        self.query_row(
+            "UPDATE log_clock SET seq = seq + 1 RETURNING seq",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(db)
     }
 
     fn latest_seq(&mut self) -> Result<i64, StorageError> {
-        self.0
-            .query_row("SELECT seq FROM log_clock", [], |row| row.get(0))
+        self.query_row("SELECT seq FROM log_clock", [], |row| row.get(0))
             .map_err(db)
     }
 
     fn epoch(&mut self) -> Result<u64, StorageError> {
         let epoch: i64 = self
-            .0
             .query_row("SELECT epoch FROM log_clock", [], |row| row.get(0))
             .map_err(db)?;
         Ok(epoch.unsigned_abs())
+    }
+
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                now(),
+                entry.user.as_ref().map(UserId::as_str),
+                entry.device,
+                entry.case.map(|case| case.to_string()),
+                entry.action,
+                entry.detail
+            ],
+        )
+        .map_err(db)?;
+        Ok(())
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -292,13 +372,12 @@ impl LogTx for SqliteLog<'_, '_> {
         device: &str,
         bytes: &[u8],
     ) -> Result<(), StorageError> {
-        self.0
-            .execute(
-                "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+        self.execute(
+            "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![seq, case, doc_key, device, bytes],
-            )
-            .map_err(db)?;
+            params![seq, case, doc_key, device, bytes],
+        )
+        .map_err(db)?;
         Ok(())
     }
 
@@ -646,6 +725,32 @@ impl Storage for SqliteStorage {
         tx.commit().map_err(db)
     }
 
+    fn sync(
+        &self,
+        device: &Device,
+        pushes: Vec<Push>,
+        from: LogPosition,
+    ) -> Result<SyncResponse, StorageError> {
+        let (answer, answered) = mpsc::channel();
+        lock(&self.queued).push(QueuedSync {
+            device: device.clone(),
+            pushes,
+            from,
+            answer,
+        });
+        let mut conn = self.conn();
+        // While this waited for the connection, the group before may have taken it along.
+        if let Ok(result) = answered.try_recv() {
+            return result;
+        }
+        let group = std::mem::take(&mut *lock(&self.queued));
+        Self::commit_group(&mut conn, group);
+        drop(conn);
+        answered
+            .recv()
+            .map_err(|_| StorageError::Database("a sync was dropped from its group".into()))?
+    }
+
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
@@ -739,21 +844,7 @@ impl Storage for SqliteStorage {
     }
 
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError> {
-        self.conn()
-            .execute(
-                "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    now(),
-                    entry.user.as_ref().map(UserId::as_str),
-                    entry.device,
-                    entry.case.map(|case| case.to_string()),
-                    entry.action,
-                    entry.detail
-                ],
-            )
-            .map_err(db)?;
-        Ok(())
+        SqliteLog(&self.conn()).audit(&entry)
     }
 
     fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError> {
@@ -823,5 +914,110 @@ mod tests {
         let not_a_backup = dir.path().join("notes.txt");
         std::fs::write(&not_a_backup, "not a database").unwrap();
         assert!(SqliteStorage::check_backup(&not_a_backup).is_err());
+    }
+
+    #[test]
+    fn syncs_queued_together_commit_once_and_a_refused_push_undoes_only_itself() {
+        use doorstep_shared::DocId;
+        use doorstep_shared::document::{Document, Writer};
+        use doorstep_shared::sync::protocol::{DocChanges, Heads};
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage =
+            std::sync::Arc::new(SqliteStorage::open(&dir.path().join("server.db")).unwrap());
+        storage.create_team("north").unwrap();
+        let workers: Vec<Device> = (0..8)
+            .map(|n| {
+                let user: UserId = format!("worker-{n}").parse().unwrap();
+                storage.create_user(&user, "hash").unwrap();
+                storage
+                    .add_member("north", &user, TeamRole::Worker)
+                    .unwrap();
+                let token = format!("token {n}").into_bytes();
+                storage.create_device(&user, "phone", &token).unwrap();
+                storage.device_by_token(&token).unwrap().unwrap()
+            })
+            .collect();
+        let push_of = |device: &Device, valid: bool| {
+            let case = CaseId::random();
+            let mut document = Document::new_case(
+                &Writer::new_device(device.user.clone()),
+                case,
+                "Client",
+                Utc::now(),
+            )
+            .unwrap();
+            let heads = document.heads();
+            Push {
+                changes: DocChanges {
+                    doc: DocId::Case(case),
+                    case_id: case,
+                    changes: if valid {
+                        document.changes_after(&[])
+                    } else {
+                        b"not automerge".to_vec()
+                    },
+                },
+                heads: Heads::from_hashes(&heads),
+            }
+        };
+
+        // Hold the connection until all eight have queued, so they make one group.
+        let pushes: Vec<Push> = workers
+            .iter()
+            .enumerate()
+            .map(|(n, device)| push_of(device, n != 3))
+            .collect();
+        let refused_case = pushes[3].changes.case_id.to_string();
+        let held = storage.conn();
+        let threads: Vec<_> = workers
+            .iter()
+            .zip(pushes)
+            .map(|(device, push)| {
+                let storage = storage.clone();
+                let device = device.clone();
+                std::thread::spawn(move || {
+                    storage.sync(&device, vec![push], LogPosition::default())
+                })
+            })
+            .collect();
+        while lock(&storage.queued).len() < 8 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        drop(held);
+        let results: Vec<_> = threads
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .collect();
+
+        for (n, result) in results.iter().enumerate() {
+            match result {
+                Err(StorageError::Rejected(_)) if n == 3 => {}
+                Ok(response) if n != 3 => assert_eq!(response.acks.len(), 1),
+                other => panic!("sync {n}: {other:?}"),
+            }
+        }
+        // The seven accepted cases are stored and audited; nothing of the refused one.
+        storage
+            .create_device(&workers[0].user, "tablet", b"tablet")
+            .unwrap();
+        let tablet = storage.device_by_token(b"tablet").unwrap().unwrap();
+        let fresh = storage
+            .sync(&tablet, Vec::new(), LogPosition::default())
+            .unwrap();
+        assert_eq!(fresh.pulls.len(), 7);
+        // The refused push had opened its case before its changes were found unreadable.
+        assert!(
+            !SqliteLog(&storage.conn())
+                .case_exists(&refused_case)
+                .unwrap()
+        );
+        let syncs = storage
+            .audit_log()
+            .unwrap()
+            .into_iter()
+            .filter(|(_, entry)| entry.action == "sync")
+            .count();
+        assert_eq!(syncs, 8, "seven in the group and the fresh one");
     }
 }

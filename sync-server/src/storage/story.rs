@@ -49,11 +49,12 @@ fn sync(storage: &dyn Storage, phone: &mut Phone) -> Result<usize, StorageError>
     loop {
         rounds += 1;
         let pushes = phone.store.pending_pushes().unwrap();
-        let acks = storage.push(&phone.device, &pushes)?;
         let cursor = phone.store.sync_cursor().unwrap();
-        let mut response =
-            storage.pull(&phone.device, LogPosition::from_cursor(&cursor).unwrap())?;
-        response.acks = acks;
+        let response = storage.sync(
+            &phone.device,
+            pushes,
+            LogPosition::from_cursor(&cursor).unwrap(),
+        )?;
         phone
             .store
             .apply_sync_response(&response, Utc::now())

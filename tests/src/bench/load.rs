@@ -134,7 +134,10 @@ impl LoadReport {
 }
 
 fn megabytes(bytes: Option<u64>) -> String {
-    bytes.map_or_else(|| "—".to_owned(), |bytes| format!("{:.0} MB", bytes as f64 / 1e6))
+    bytes.map_or_else(
+        || "—".to_owned(),
+        |bytes| format!("{:.0} MB", bytes as f64 / 1e6),
+    )
 }
 
 /// The load table's heading.
