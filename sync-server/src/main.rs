@@ -205,7 +205,7 @@ enum DeviceCommand {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
@@ -532,6 +532,18 @@ fn read_new_password(user: &UserId) -> anyhow::Result<String> {
     Ok(password)
 }
 
+/// What the server logs: `RUST_LOG` if set, else `info`. Automerge opens an info-level
+/// span, its arguments formatted, for every document it loads: a seventh of a busy server's
+/// time went to them. They stay quiet unless `RUST_LOG` names automerge itself.
+fn log_filter(rust_log: Option<&str>) -> EnvFilter {
+    let directives = rust_log.unwrap_or("info");
+    let mut filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
+    if !directives.contains("automerge") {
+        filter = filter.add_directive("automerge=warn".parse().expect("a valid directive"));
+    }
+    filter
+}
+
 async fn compact_periodically(storage: Arc<dyn Storage>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
@@ -566,4 +578,21 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automerge_spans_stay_quiet_unless_asked_for() {
+        assert!(log_filter(None).to_string().contains("automerge=warn"));
+        assert!(
+            log_filter(Some("debug"))
+                .to_string()
+                .contains("automerge=warn")
+        );
+        let asked = log_filter(Some("info,automerge=trace")).to_string();
+        assert!(asked.contains("automerge=trace") && !asked.contains("automerge=warn"));
+    }
 }

@@ -100,6 +100,8 @@ pub struct LoadReport {
     pub bytes: usize,
     /// The server's CPU time over the rounds.
     pub server_cpu: Duration,
+    /// This process's CPU time over the load: the simulated devices share the machine.
+    pub devices_cpu: Duration,
     /// The server's peak resident memory during the rounds.
     pub server_peak_bytes: Option<u64>,
     /// Teammates' notes a device did not have in full after a last sync: should be none.
@@ -115,7 +117,7 @@ impl LoadReport {
     /// The report as a row of the load table in BENCHMARKS.md.
     pub fn row(&self) -> String {
         format!(
-            "| {} | {} | {} | {} | {:.0} syncs/s | {} | {} | {} | {} ({} refused) | {} | {:.1} s | {} |",
+            "| {} | {} | {} | {} | {:.0} syncs/s | {} | {} | {} | {} ({} refused) | {} | {:.1} s | {:.1} s | {} |",
             self.database,
             self.options.devices,
             self.options.pattern,
@@ -128,6 +130,7 @@ impl LoadReport {
             self.refused,
             self.missing_edits,
             self.server_cpu.as_secs_f64(),
+            self.devices_cpu.as_secs_f64(),
             megabytes(self.server_peak_bytes),
         )
     }
@@ -141,7 +144,7 @@ fn megabytes(bytes: Option<u64>) -> String {
 }
 
 /// The load table's heading.
-pub const TABLE_HEAD: &str = "| database | devices | syncing | syncs | throughput | p50 | p99 | max | errors | notes missing edits | server CPU | server peak memory |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| database | devices | syncing | syncs | throughput | p50 | p99 | max | errors | notes missing edits | server CPU | devices' CPU | server peak memory |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// One simulated device.
 struct SimulatedDevice {
@@ -287,6 +290,8 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         megabytes(stats.resident_bytes())
     );
     let cpu_before = stats.cpu();
+    let devices_stats = ProcessStats::of(std::process::id());
+    let devices_cpu_before = devices_stats.cpu();
     stats.reset_peak();
     let mut report = LoadReport {
         database: if options.postgres.is_some() {
@@ -304,6 +309,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         pulled: 0,
         bytes: 0,
         server_cpu: Duration::ZERO,
+        devices_cpu: Duration::ZERO,
         server_peak_bytes: None,
         missing_edits: 0,
     };
@@ -314,6 +320,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         }
     }
     report.server_cpu = stats.cpu().saturating_sub(cpu_before);
+    report.devices_cpu = devices_stats.cpu().saturating_sub(devices_cpu_before);
     report.server_peak_bytes = stats.peak_bytes();
     report.latencies.sort();
     report.missing_edits = missing_edits(&devices, options.team_size).await?;
