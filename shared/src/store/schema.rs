@@ -76,6 +76,12 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO search_rows (doc_key, row_id) SELECT doc_key, rowid FROM search;
     "#,
+    // 3: the documents waiting to be pushed, found without reading the others. Every sync
+    // asks for them; scanning for them read every row, snapshot and all, and a no-op sync
+    // on a device holding 100,000 records took 74 ms.
+    r#"
+    CREATE INDEX documents_unacknowledged ON documents (doc_key) WHERE heads != acked_heads;
+    "#,
 ];
 
 /// Brings the schema up to date.

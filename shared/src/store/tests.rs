@@ -551,3 +551,19 @@ fn device_settings_are_kept_and_removed() {
     store.set_setting("token", None).unwrap();
     assert_eq!(store.setting("token").unwrap(), None);
 }
+
+#[test]
+fn documents_waiting_to_be_pushed_are_found_without_reading_the_others() {
+    let dir = TempDir::new().unwrap();
+    let store = open_signed_in(&dir, "amara");
+    for query in [
+        "SELECT doc_key FROM documents WHERE heads != acked_heads",
+        "SELECT count(*) FROM documents WHERE heads != acked_heads",
+    ] {
+        let plan: String = store
+            .conn
+            .query_row(&format!("EXPLAIN QUERY PLAN {query}"), [], |row| row.get(3))
+            .unwrap();
+        assert!(plan.contains("documents_unacknowledged"), "{query}: {plan}");
+    }
+}
