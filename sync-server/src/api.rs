@@ -58,6 +58,10 @@ impl Default for Limits {
 struct AppState {
     storage: Arc<dyn Storage>,
     sign_in_limiter: Arc<RateLimiter>,
+    /// Password checks running at once: one per core. Each takes 19 MiB and a core for tens
+    /// of milliseconds, so a crowd signing in at once waits its turn instead of taking the
+    /// server's memory.
+    password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// The routes, over `storage`.
@@ -67,6 +71,9 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         sign_in_limiter: Arc::new(RateLimiter::new(
             limits.sign_ins_per_minute,
             Duration::from_secs(60),
+        )),
+        password_checks: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, usize::from),
         )),
     };
     let budget = BodyBudget::new(limits);
@@ -343,10 +350,18 @@ async fn sign_in(
     }
     let hash = credentials.map(|credentials| credentials.password_hash);
     let password = request.password;
-    let valid =
-        tokio::task::spawn_blocking(move || auth::verify_password(hash.as_deref(), &password))
-            .await
-            .map_err(|_| ApiError::Internal)?;
+    let permit = state
+        .password_checks
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    let valid = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        auth::verify_password(hash.as_deref(), &password)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
     if !valid && let Some(user) = &user {
         let storage = state.storage.clone();
         let failing = user.clone();
