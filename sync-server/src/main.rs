@@ -204,7 +204,6 @@ enum DeviceCommand {
 }
 
 fn main() -> ExitCode {
-    return_large_buffers_to_the_system();
     tracing_subscriber::fmt()
         .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
@@ -532,25 +531,6 @@ fn read_new_password(user: &UserId) -> anyhow::Result<String> {
     auth::check_new_password(user, &password)?;
     Ok(password)
 }
-
-/// Makes every allocation of 4 MiB or more its own mapping, unmapped when freed.
-///
-/// glibc's default raises that threshold to the size of the largest block freed, up to
-/// 32 MiB, and keeps smaller blocks in its heaps once freed: Argon2id's 19 MiB per password
-/// check and large request bodies then stayed, and a server held 1.4 GB after a thousand
-/// sign-ins. A fixed threshold turns the adjustment off.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn return_large_buffers_to_the_system() {
-    // SAFETY: mallopt only sets one of the allocator's parameters; it is called first thing
-    // in main, before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_large_buffers_to_the_system() {}
 
 /// What the server logs: `RUST_LOG` if set, else `info`. Automerge opens an info-level
 /// span, its arguments formatted, for every document it loads: a seventh of a busy server's
