@@ -170,8 +170,6 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<SyncResponse, StorageError>;
     /// Stores a device's pushes, all or nothing, and returns the acknowledgements.
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError>;
-    /// The changes after `from` for the cases `device`'s user may read, one page.
-    fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError>;
     /// Folds the change log of every document with at least `min_rows` log rows into one
     /// snapshot row, in one transaction per document. Returns how many were folded.
     ///

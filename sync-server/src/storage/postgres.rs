@@ -691,19 +691,6 @@ impl Storage for PostgresStorage {
         Ok(response)
     }
 
-    fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(db)?;
-        let response = log::pull(&mut PgLog(&mut tx), device, from)?;
-        tx.commit().map_err(db)?;
-        Ok(response)
-    }
-
     fn compact(&self, min_rows: usize) -> Result<usize, StorageError> {
         let due: Vec<String> = self
             .conn()?

@@ -759,12 +759,6 @@ impl Storage for SqliteStorage {
         Ok(acks)
     }
 
-    fn pull(&self, device: &Device, from: LogPosition) -> Result<SyncResponse, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db)?;
-        log::pull(&mut SqliteLog(&tx), device, from)
-    }
-
     fn compact(&self, min_rows: usize) -> Result<usize, StorageError> {
         let due: Vec<String> = {
             let conn = self.conn();

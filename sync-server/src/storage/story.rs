@@ -272,7 +272,9 @@ pub fn story(storage: &dyn Storage) {
     assert_ne!(restored, epoch);
     assert_eq!(storage.epoch().unwrap(), restored);
     assert!(cursor.is_from_before_restore(restored));
-    let pulled = storage.pull(&amara.device, LogPosition::default()).unwrap();
+    let pulled = storage
+        .sync(&amara.device, Vec::new(), LogPosition::default())
+        .unwrap();
     let new_cursor = LogPosition::from_cursor(&pulled.cursor).unwrap();
     assert_eq!(new_cursor.epoch, restored);
 

@@ -94,10 +94,6 @@ pub struct LoadReport {
     pub latencies: Vec<Duration>,
     /// Time the load lasted: for bursts, from the start of each to its last answer, summed.
     pub busy: Duration,
-    /// Documents pulled by all devices, over all rounds.
-    pub pulled: usize,
-    /// Request and response bytes, over all rounds.
-    pub bytes: usize,
     /// The server's CPU time over the rounds.
     pub server_cpu: Duration,
     /// This process's CPU time over the load: the simulated devices share the machine.
@@ -306,8 +302,6 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         first_error: None,
         latencies: Vec::new(),
         busy: Duration::ZERO,
-        pulled: 0,
-        bytes: 0,
         server_cpu: Duration::ZERO,
         devices_cpu: Duration::ZERO,
         server_peak_bytes: None,
@@ -329,9 +323,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
 
 impl LoadReport {
     /// Counts one sync's outcome.
-    fn tally(&mut self, result: Result<(), SyncError>, latency: Duration, sync: &SyncReport) {
-        self.bytes += sync.bytes_sent + sync.bytes_received;
-        self.pulled += sync.pulled;
+    fn tally(&mut self, result: Result<(), SyncError>, latency: Duration) {
         match result {
             Ok(()) => {
                 self.syncs += 1;
@@ -374,19 +366,18 @@ async fn burst(
                     let mut device = device.lock().await;
                     barrier.wait().await;
                     let started = *round_started.get_or_init(Instant::now);
-                    let mut sync_report = SyncReport::default();
                     let sent = Instant::now();
-                    let result = device.sync(&mut sync_report).await;
+                    let result = device.sync(&mut SyncReport::default()).await;
                     let done = Instant::now();
-                    (result, done - sent, done - started, sync_report)
+                    (result, done - sent, done - started)
                 })
             })
             .collect();
         let mut last = Duration::ZERO;
         for task in tasks {
-            let (result, latency, since_start, sync_report) = task.await?;
+            let (result, latency, since_start) = task.await?;
             last = last.max(since_start);
-            report.tally(result, latency, &sync_report);
+            report.tally(result, latency);
         }
         report.busy += last;
         eprintln!(
@@ -424,10 +415,9 @@ async fn steady(
                 while next < end {
                     tokio::time::sleep_until(next).await;
                     device.edit()?;
-                    let mut sync_report = SyncReport::default();
                     let sent = Instant::now();
-                    let result = device.sync(&mut sync_report).await;
-                    outcomes.push((result, sent.elapsed(), sync_report));
+                    let result = device.sync(&mut SyncReport::default()).await;
+                    outcomes.push((result, sent.elapsed()));
                     // The app waits after a sync ends, not on a fixed clock: a slow server
                     // is not sent more.
                     next = tokio::time::Instant::now().max(next) + every;
@@ -437,8 +427,8 @@ async fn steady(
         })
         .collect();
     for task in tasks {
-        for (result, latency, sync_report) in task.await?? {
-            report.tally(result, latency, &sync_report);
+        for (result, latency) in task.await?? {
+            report.tally(result, latency);
         }
     }
     report.busy = started.elapsed();
