@@ -36,34 +36,60 @@ pub enum Rejection {
     },
 }
 
-/// The outcome of a valid push: the changes new to the server (empty if it had them all).
+/// The outcome of a valid push.
 #[derive(Debug)]
 pub struct Accepted {
-    /// Concatenated new changes, to append to the log.
+    /// Concatenated changes new to the server (empty if it had them all), to append to the
+    /// log.
     pub new_changes: Vec<u8>,
+    /// The server's copy of the document with the push applied: what the log holds once
+    /// `new_changes` is appended.
+    pub document: Document,
 }
 
 /// Applies `push` to the server's log of the document (`log`, in order; empty for a new
 /// document) and checks the result.
 pub fn check_push(log: &[Vec<u8>], push: &Push) -> Result<Accepted, Rejection> {
+    check_push_onto(load_log(log, push.changes.doc)?, push)
+}
+
+/// Loads the server's copy of a document from its log (`None` for a document it has not
+/// seen).
+pub fn load_log(log: &[Vec<u8>], doc: DocId) -> Result<Option<Document>, Rejection> {
+    if log.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
+    Document::load(&[], &parts)
+        .map(Some)
+        .map_err(|error| Rejection::NotAutomerge {
+            doc,
+            reason: error.to_string(),
+        })
+}
+
+/// Applies `push` to the server's copy of the document (`None` for a new document), already
+/// loaded, and checks the result.
+pub fn check_push_onto(current: Option<Document>, push: &Push) -> Result<Accepted, Rejection> {
     let doc = push.changes.doc;
     let not_automerge = |error: crate::document::DocumentError| Rejection::NotAutomerge {
         doc,
         reason: error.to_string(),
     };
     let wrong = |reason: String| Rejection::WrongDocument { doc, reason };
-    let (mut document, new_changes) = if log.is_empty() {
-        let document = Document::load(&push.changes.changes, &[]).map_err(not_automerge)?;
-        (document, push.changes.changes.clone())
-    } else {
-        let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
-        let mut document = Document::load(&[], &parts).map_err(not_automerge)?;
-        let before = document.heads();
-        document
-            .apply_remote(&push.changes.changes)
-            .map_err(not_automerge)?;
-        let new_changes = document.changes_after(&before);
-        (document, new_changes)
+    let (mut document, new_changes) = match current {
+        None => {
+            let document = Document::load(&push.changes.changes, &[]).map_err(not_automerge)?;
+            (document, push.changes.changes.clone())
+        }
+        Some(mut document) => {
+            let before = document.heads();
+            document
+                .apply_remote(&push.changes.changes)
+                .map_err(not_automerge)?;
+            let new_changes = document.changes_after(&before);
+            (document, new_changes)
+        }
     };
     let actual = document
         .doc_id()
@@ -84,7 +110,10 @@ pub fn check_push(log: &[Vec<u8>], push: &Push) -> Result<Accepted, Rejection> {
     {
         return Err(Rejection::HeadsMissing { doc });
     }
-    Ok(Accepted { new_changes })
+    Ok(Accepted {
+        new_changes,
+        document,
+    })
 }
 
 /// The case a document belongs to, reading the document whole, which also proves that it
@@ -159,6 +188,28 @@ mod tests {
             check_push(&log, &first).unwrap().new_changes.is_empty(),
             "a repeat is nothing new"
         );
+    }
+
+    #[test]
+    fn a_push_checked_onto_the_kept_document_is_the_push_checked_onto_the_log() {
+        let (writer, mut document, doc, case) = record();
+        let first = check_push(&[], &push_of(&mut document, doc, case, &[])).unwrap();
+        let mut log = vec![first.new_changes];
+        let mut kept = first.document;
+        for words in ["Call back", " on Tuesday", " with the interpreter"] {
+            let base = document.heads();
+            document
+                .edit(&writer, &Edit::text("plan", words), Utc::now())
+                .unwrap();
+            let push = push_of(&mut document, doc, case, &base);
+            let from_log = check_push(&log, &push).unwrap();
+            let onto_kept = check_push_onto(Some(kept), &push).unwrap();
+            assert_eq!(onto_kept.new_changes, from_log.new_changes);
+            log.push(onto_kept.new_changes);
+            kept = onto_kept.document;
+            assert_eq!(kept.heads(), document.heads());
+        }
+        assert_eq!(kept.record().unwrap(), document.record().unwrap());
     }
 
     #[test]

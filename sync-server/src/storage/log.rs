@@ -10,8 +10,9 @@ use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, SyncResponse};
 use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
 use doorstep_shared::{CaseId, DocId};
 
+use super::documents::{Checked, DocumentCache};
 use super::{AuditEntry, Device, StorageError};
-use doorstep_shared::sync::validate::check_push;
+use doorstep_shared::sync::validate::{check_push_onto, load_log};
 
 /// One row of the change log, as a page reads it.
 #[derive(Debug)]
@@ -59,6 +60,8 @@ pub trait LogTx {
     fn epoch(&mut self) -> Result<u64, StorageError>;
     /// Appends to the audit log.
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
+    /// The position of a document's newest row in the log, if it has any.
+    fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError>;
     /// A document's log rows' bytes, in order.
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError>;
     /// Appends a row to the log.
@@ -116,31 +119,43 @@ pub fn recompute_team(tx: &mut impl LogTx, team: &str) -> Result<(), StorageErro
     Ok(())
 }
 
+/// What a sync's or a push's writes left: the acknowledgements, and the documents checked,
+/// for the backend to keep in its [`DocumentCache`] once the transaction commits.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    /// One per push, in the order they came.
+    pub acks: Vec<Ack>,
+    /// The server's copy of each document pushed, as its newest log row leaves it.
+    pub checked: Vec<Checked>,
+}
+
 /// One sync: the cursor's epoch checked, the pushes stored, a page of what the device lacks
 /// read, and the audit entries that record it written; the caller commits only if this
 /// succeeds, so the acknowledgements are never answered before everything is durable.
 pub fn sync(
     tx: &mut impl LogTx,
+    documents: &DocumentCache,
     device: &Device,
     pushes: &[Push],
     from: LogPosition,
-) -> Result<SyncResponse, StorageError> {
-    check_epoch(tx, from)?;
-    let acks = push(tx, device, pushes)?;
+) -> Result<(SyncResponse, Vec<Checked>), StorageError> {
+    let epoch = check_epoch(tx, from)?;
+    let pushed = push(tx, documents, epoch, device, pushes)?;
     let mut response = pull(tx, device, from)?;
-    response.acks = acks;
+    response.acks = pushed.acks;
     record_sync(tx, device, pushes, &response)?;
-    Ok(response)
+    Ok((response, pushed.checked))
 }
 
 /// Refuses a cursor from before the server was restored from a backup: acknowledgements
 /// given then may be of changes the backup lacks, so the device must send everything again
-/// before anything of it is stored.
-pub fn check_epoch(tx: &mut impl LogTx, from: LogPosition) -> Result<(), StorageError> {
-    if from.is_from_before_restore(tx.epoch()?) {
+/// before anything of it is stored. Returns the server's epoch.
+pub fn check_epoch(tx: &mut impl LogTx, from: LogPosition) -> Result<u64, StorageError> {
+    let epoch = tx.epoch()?;
+    if from.is_from_before_restore(epoch) {
         return Err(StorageError::ServerRestored);
     }
-    Ok(())
+    Ok(epoch)
 }
 
 /// Audits a sync: counts, and each case written, read or purged. Never note text.
@@ -181,17 +196,24 @@ pub fn record_sync(
     Ok(())
 }
 
-/// Validates and stores a device's pushes; the caller commits only if this succeeds.
+/// Validates and stores a device's pushes, checking each against the server's copy of its
+/// document (kept in `documents` from an earlier push, or loaded from the log); the caller
+/// commits only if this succeeds.
 pub fn push(
     tx: &mut impl LogTx,
+    documents: &DocumentCache,
+    epoch: u64,
     device: &Device,
     pushes: &[Push],
-) -> Result<Vec<Ack>, StorageError> {
+) -> Result<Pushed, StorageError> {
     let user = device.user.as_str();
     // A new case's own document first: the records pushed with it need it to exist.
     let mut ordered: Vec<&Push> = pushes.iter().collect();
     ordered.sort_by_key(|push| !matches!(push.changes.doc, DocId::Case(_)));
-    let mut acks = Vec::with_capacity(pushes.len());
+    let mut pushed = Pushed {
+        acks: Vec::with_capacity(pushes.len()),
+        checked: Vec::with_capacity(pushes.len()),
+    };
     for push in ordered {
         let case = push.changes.case_id;
         let case_key = case.to_string();
@@ -211,17 +233,39 @@ pub fn push(
             recompute_team(tx, &team)?;
         }
         let doc_key = push.changes.doc.key();
-        let accepted = check_push(&tx.doc_log(&doc_key)?, push)?;
-        if !accepted.new_changes.is_empty() {
+        let newest = tx.doc_newest_seq(&doc_key)?;
+        let kept = newest.and_then(|seq| documents.take(&doc_key, epoch, seq));
+        let (current, weight) = match kept {
+            Some((document, weight)) => (Some(document), weight),
+            None => {
+                let log = tx.doc_log(&doc_key)?;
+                let weight = log.iter().map(Vec::len).sum();
+                (load_log(&log, push.changes.doc)?, weight)
+            }
+        };
+        let accepted = check_push_onto(current, push)?;
+        let newest = if accepted.new_changes.is_empty() {
+            newest
+        } else {
             let seq = tx.next_seq()?;
             tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
+            Some(seq)
+        };
+        if let Some(seq) = newest {
+            pushed.checked.push(Checked {
+                doc_key,
+                epoch,
+                seq,
+                weight: weight + accepted.new_changes.len(),
+                document: accepted.document,
+            });
         }
-        acks.push(Ack {
+        pushed.acks.push(Ack {
             doc: push.changes.doc,
             heads: push.heads.clone(),
         });
     }
-    Ok(acks)
+    Ok(pushed)
 }
 
 /// A page of what the device lacks after `from`, with the cases to purge.

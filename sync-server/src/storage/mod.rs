@@ -3,6 +3,8 @@
 //! Methods are blocking; the HTTP layer calls them on tokio's blocking pool. Each method that
 //! changes something does it in one transaction.
 
+pub mod documents;
+pub mod group;
 pub mod log;
 pub mod postgres;
 pub mod sqlite;

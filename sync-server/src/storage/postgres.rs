@@ -5,9 +5,14 @@
 //! transaction: its row lock is held until commit, so numbers commit in the order they are
 //! handed out, across every server process, and a reader never skips a change that commits
 //! late. Pulls read in a repeatable-read transaction, one consistent snapshot.
+//!
+//! Since that lock is held through each commit, a server process commits its syncs' pushes
+//! in groups ([`super::group`]): one transaction, a savepoint each, one commit. Their pulls
+//! then run side by side on the pool's other connections.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
@@ -18,6 +23,8 @@ use postgres::{IsolationLevel, NoTls, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
+use super::documents::{self, DocumentCache};
+use super::group::{self, GroupCommit};
 use super::log::{self, LogRow, LogTx};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
@@ -106,6 +113,20 @@ type Connection = PooledConnection<PostgresConnectionManager<NoTls>>;
 /// Storage in a PostgreSQL database.
 pub struct PostgresStorage {
     pool: Pool<PostgresConnectionManager<NoTls>>,
+    /// Held by whoever commits a group of pushes.
+    writer: Mutex<()>,
+    /// Syncs' pushes waiting for the next group commit.
+    queued: GroupCommit<QueuedPush, Result<Vec<Ack>, StorageError>>,
+    /// Documents kept from the pushes last checked.
+    documents: DocumentCache,
+}
+
+/// A sync's pushes waiting for their group.
+#[derive(Debug)]
+struct QueuedPush {
+    device: Device,
+    pushes: Arc<Vec<Push>>,
+    from: LogPosition,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -141,9 +162,18 @@ impl PostgresStorage {
             .map_err(|error| {
                 StorageError::Database(format!("connecting to PostgreSQL: {error}"))
             })?;
-        let storage = PostgresStorage { pool };
+        let storage = PostgresStorage::with_pool(pool);
         storage.migrate()?;
         Ok(storage)
+    }
+
+    fn with_pool(pool: Pool<PostgresConnectionManager<NoTls>>) -> PostgresStorage {
+        PostgresStorage {
+            pool,
+            writer: Mutex::new(()),
+            queued: GroupCommit::default(),
+            documents: DocumentCache::new(documents::DEFAULT_BUDGET_BYTES),
+        }
     }
 
     fn conn(&self) -> Result<Connection, StorageError> {
@@ -184,6 +214,44 @@ impl PostgresStorage {
         let value = work(&mut PgLog(&mut tx))?;
         tx.commit().map_err(db)?;
         Ok(value)
+    }
+
+    /// Runs a group of queued pushes in one transaction, each under its own savepoint, and
+    /// returns their answers once it committed.
+    fn commit_group(&self, group: Vec<QueuedPush>) -> Vec<Result<Vec<Ack>, StorageError>> {
+        let count = group.len();
+        let mut results = Vec::with_capacity(count);
+        let mut checked = Vec::new();
+        let committed = (|| {
+            let mut conn = self.conn()?;
+            let mut tx = conn.transaction().map_err(db)?;
+            for queued in group {
+                let mut savepoint = tx.transaction().map_err(db)?;
+                let mut log = PgLog(&mut savepoint);
+                let result = log::check_epoch(&mut log, queued.from).and_then(|epoch| {
+                    log::push(
+                        &mut log,
+                        &self.documents,
+                        epoch,
+                        &queued.device,
+                        &queued.pushes,
+                    )
+                });
+                // A savepoint dropped uncommitted is rolled back: a refused push leaves
+                // nothing behind, and the others in the group go on.
+                let result = match result {
+                    Ok(pushed) => {
+                        savepoint.commit().map_err(db)?;
+                        checked.extend(pushed.checked);
+                        Ok(pushed.acks)
+                    }
+                    Err(error) => Err(error),
+                };
+                results.push(result);
+            }
+            tx.commit().map_err(db)
+        })();
+        group::answers(committed, count, results, checked, &self.documents)
     }
 }
 
@@ -316,6 +384,17 @@ impl LogTx for PgLog<'_, '_> {
             .query_one("SELECT epoch FROM log_clock", &[])
             .map_err(db)?;
         Ok(row.get::<_, i64>(0).unsigned_abs())
+    }
+
+    fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError> {
+        let row = self
+            .0
+            .query_one(
+                "SELECT max(seq) FROM changes WHERE doc_key = $1",
+                &[&doc_key],
+            )
+            .map_err(db)?;
+        Ok(row.get(0))
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -661,7 +740,12 @@ impl Storage for PostgresStorage {
     }
 
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError> {
-        self.write(|log| log::push(log, device, pushes))
+        let pushed = self.write(|log| {
+            let epoch = log.epoch()?;
+            log::push(log, &self.documents, epoch, device, pushes)
+        })?;
+        self.documents.keep(pushed.checked);
+        Ok(pushed.acks)
     }
 
     fn sync(
@@ -670,13 +754,23 @@ impl Storage for PostgresStorage {
         pushes: Vec<Push>,
         from: LogPosition,
     ) -> Result<SyncResponse, StorageError> {
-        // Two transactions: the pushes under the log's lock, as every write; then the page,
-        // read from one snapshot, with the audit entries. Concurrent syncs run side by side
-        // on the pool's connections.
-        let acks = self.write(|log| {
-            log::check_epoch(log, from)?;
-            log::push(log, device, &pushes)
-        })?;
+        // The pushes commit in a group, under the log's lock; then the page is read from
+        // one snapshot, with the audit entries, beside other syncs' pages.
+        let pushes = Arc::new(pushes);
+        let acks = if pushes.is_empty() {
+            Vec::new()
+        } else {
+            let queued = QueuedPush {
+                device: device.clone(),
+                pushes: Arc::clone(&pushes),
+                from,
+            };
+            self.queued
+                .run(&self.writer, queued, |_, group| self.commit_group(group))
+                .ok_or_else(|| {
+                    StorageError::Database("a sync was dropped from its group".into())
+                })??
+        };
         let mut conn = self.conn()?;
         let mut tx = conn
             .build_transaction()
@@ -684,6 +778,7 @@ impl Storage for PostgresStorage {
             .start()
             .map_err(db)?;
         let mut log = PgLog(&mut tx);
+        log::check_epoch(&mut log, from)?;
         let mut response = log::pull(&mut log, device, from)?;
         response.acks = acks;
         log::record_sync(&mut log, device, &pushes, &response)?;
@@ -797,10 +892,10 @@ impl Storage for PostgresStorage {
 mod tests {
     use super::*;
 
-    /// Runs the backend story against a real PostgreSQL server, in a fresh database.
-    /// `scripts/test` starts one and sets `DOORSTEP_TEST_POSTGRES_URL`.
-    #[test]
-    fn the_story_holds_on_postgres() {
+    /// A fresh database on the test PostgreSQL server, dropped afterwards, or `None` if
+    /// there is no test server. `scripts/test` starts one and sets
+    /// `DOORSTEP_TEST_POSTGRES_URL`.
+    fn with_fresh_database(run: impl FnOnce(&dyn Fn() -> PostgresStorage)) {
         let Ok(url) = std::env::var("DOORSTEP_TEST_POSTGRES_URL") else {
             eprintln!("skipped: DOORSTEP_TEST_POSTGRES_URL is not set (scripts/test sets it)");
             return;
@@ -812,16 +907,32 @@ mod tests {
             .unwrap();
         let mut config: postgres::Config = url.parse().unwrap();
         config.dbname(&name);
-        {
-            let manager = PostgresConnectionManager::new(config, NoTls);
+        run(&|| {
+            let manager = PostgresConnectionManager::new(config.clone(), NoTls);
             let pool = Pool::builder().max_size(4).build(manager).unwrap();
-            let storage = PostgresStorage { pool };
+            let storage = PostgresStorage::with_pool(pool);
             storage.migrate().unwrap();
-            storage.migrate().unwrap();
-            super::super::story::story(&storage);
-        }
+            storage
+        });
         admin
             .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .unwrap();
+    }
+
+    /// Runs the backend story against a real PostgreSQL server, in a fresh database.
+    #[test]
+    fn the_story_holds_on_postgres() {
+        with_fresh_database(|open| {
+            let storage = open();
+            storage.migrate().unwrap();
+            super::super::story::story(&storage);
+        });
+    }
+
+    #[test]
+    fn two_server_processes_share_one_database() {
+        with_fresh_database(|open| {
+            super::super::story::two_servers(&open(), &open());
+        });
     }
 }

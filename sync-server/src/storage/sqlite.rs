@@ -4,15 +4,13 @@
 //! lock across a push's transaction also means change-log sequence numbers are handed out in
 //! the order their transactions commit, so a reader can never skip one that commits late.
 //!
-//! Syncs commit in groups: a sync queues itself, and whichever sync next holds the
-//! connection runs every queued one in one transaction, each under its own savepoint (a
-//! refused push undoes only its own), and commits once. Under load one `fsync` then makes
-//! many syncs durable; alone, a sync is a group of one. Nobody is answered before the
-//! group's commit.
+//! Syncs commit in groups ([`super::group`]): whichever sync next holds the connection
+//! runs every queued one in one transaction, each under its own savepoint, and commits
+//! once.
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, mpsc};
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
@@ -20,6 +18,8 @@ use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::documents::{self, DocumentCache};
+use super::group::{self, GroupCommit, lock};
 use super::log::{self, LogRow, LogTx};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
@@ -103,24 +103,17 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
     /// Syncs waiting for the next group commit.
-    queued: Mutex<Vec<QueuedSync>>,
+    queued: GroupCommit<QueuedSync, Result<SyncResponse, StorageError>>,
+    /// Documents kept from the pushes last checked.
+    documents: DocumentCache,
 }
 
-/// A sync waiting for its group, and where its answer goes.
+/// A sync waiting for its group.
 #[derive(Debug)]
 struct QueuedSync {
     device: Device,
     pushes: Vec<Push>,
     from: LogPosition,
-    answer: mpsc::Sender<Result<SyncResponse, StorageError>>,
-}
-
-/// Locks `mutex`. A panic while holding the connection cannot leave a transaction
-/// half-done: rusqlite rolls back an unfinished transaction when it is dropped.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn db(error: rusqlite::Error) -> StorageError {
@@ -171,40 +164,47 @@ impl SqliteStorage {
         }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
-            queued: Mutex::new(Vec::new()),
+            queued: GroupCommit::default(),
+            documents: DocumentCache::new(documents::DEFAULT_BUDGET_BYTES),
         })
     }
 
-    /// Runs every queued sync in one transaction and answers each after the commit.
-    fn commit_group(conn: &mut Connection, group: Vec<QueuedSync>) {
-        let mut answers = Vec::with_capacity(group.len());
+    /// Runs a group of queued syncs in one transaction, each under its own savepoint, and
+    /// returns their answers once it committed.
+    fn commit_group(
+        &self,
+        conn: &mut Connection,
+        group: Vec<QueuedSync>,
+    ) -> Vec<Result<SyncResponse, StorageError>> {
+        let count = group.len();
+        let mut results = Vec::with_capacity(count);
+        let mut checked = Vec::new();
         let committed = (|| {
             let mut tx = conn.transaction()?;
             for sync in group {
                 let savepoint = tx.savepoint()?;
                 let result = log::sync(
                     &mut SqliteLog(&savepoint),
+                    &self.documents,
                     &sync.device,
                     &sync.pushes,
                     sync.from,
                 );
-                if result.is_ok() {
-                    savepoint.commit()?;
-                }
                 // A savepoint dropped uncommitted is rolled back: a refused push leaves
                 // nothing behind, and the others in the group go on.
-                answers.push((sync.answer, result));
+                let result = match result {
+                    Ok((response, documents)) => {
+                        savepoint.commit()?;
+                        checked.extend(documents);
+                        Ok(response)
+                    }
+                    Err(error) => Err(error),
+                };
+                results.push(result);
             }
             tx.commit()
         })();
-        for (answer, result) in answers {
-            let result = match &committed {
-                Ok(()) => result,
-                Err(error) => Err(StorageError::Database(error.to_string())),
-            };
-            // The sync may have given up waiting (its request timed out): nobody to tell.
-            let _ = answer.send(result);
-        }
+        group::answers(committed, count, results, checked, &self.documents)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -351,6 +351,15 @@ impl LogTx for SqliteLog<'_> {
         )
         .map_err(db)?;
         Ok(())
+    }
+
+    fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError> {
+        self.query_row(
+            "SELECT max(seq) FROM changes WHERE doc_key = ?1",
+            [doc_key],
+            |row| row.get(0),
+        )
+        .map_err(db)
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -731,32 +740,27 @@ impl Storage for SqliteStorage {
         pushes: Vec<Push>,
         from: LogPosition,
     ) -> Result<SyncResponse, StorageError> {
-        let (answer, answered) = mpsc::channel();
-        lock(&self.queued).push(QueuedSync {
+        let sync = QueuedSync {
             device: device.clone(),
             pushes,
             from,
-            answer,
-        });
-        let mut conn = self.conn();
-        // While this waited for the connection, the group before may have taken it along.
-        if let Ok(result) = answered.try_recv() {
-            return result;
-        }
-        let group = std::mem::take(&mut *lock(&self.queued));
-        Self::commit_group(&mut conn, group);
-        drop(conn);
-        answered
-            .recv()
-            .map_err(|_| StorageError::Database("a sync was dropped from its group".into()))?
+        };
+        self.queued
+            .run(&self.conn, sync, |conn, group| {
+                self.commit_group(conn, group)
+            })
+            .ok_or_else(|| StorageError::Database("a sync was dropped from its group".into()))?
     }
 
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
-        let acks = log::push(&mut SqliteLog(&tx), device, pushes)?;
+        let mut log = SqliteLog(&tx);
+        let epoch = log.epoch()?;
+        let pushed = log::push(&mut log, &self.documents, epoch, device, pushes)?;
         tx.commit().map_err(db)?;
-        Ok(acks)
+        self.documents.keep(pushed.checked);
+        Ok(pushed.acks)
     }
 
     fn compact(&self, min_rows: usize) -> Result<usize, StorageError> {
@@ -890,6 +894,17 @@ mod tests {
     }
 
     #[test]
+    fn two_servers_on_one_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("server.db");
+        let (first, second) = (
+            SqliteStorage::open(&path).unwrap(),
+            SqliteStorage::open(&path).unwrap(),
+        );
+        super::super::story::two_servers(&first, &second);
+    }
+
+    #[test]
     fn a_backup_is_a_consistent_copy_that_restores() {
         let dir = tempfile::TempDir::new().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
@@ -975,7 +990,7 @@ mod tests {
                 })
             })
             .collect();
-        while lock(&storage.queued).len() < 8 {
+        while storage.queued.queued() < 8 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         drop(held);

@@ -81,6 +81,25 @@ fn case_ids(store: &Store) -> Vec<CaseId> {
         .collect()
 }
 
+/// A new case with a home-visit note whose plan is `plan`, written offline on `phone`.
+fn new_visit_note(phone: &mut Phone, plan: &str) -> (CaseId, doorstep_shared::RecordId) {
+    let case = phone.store.create_case("Mrs Example", Utc::now()).unwrap();
+    let record = phone
+        .store
+        .create_record(
+            case,
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    phone
+        .store
+        .edit(record, &Edit::text("plan", plan), Utc::now())
+        .unwrap();
+    (case, record)
+}
+
 /// Runs the story against `storage`, which must be empty.
 pub fn story(storage: &dyn Storage) {
     for name in ["amara", "ben", "grace", "zed"] {
@@ -133,20 +152,7 @@ pub fn story(storage: &dyn Storage) {
     let mut zed = phone(storage, "zed");
 
     // Amara opens a case offline and writes a note; her sync creates it on the server.
-    let case = amara.store.create_case("Mrs Example", Utc::now()).unwrap();
-    let record = amara
-        .store
-        .create_record(
-            case,
-            RecordKind::HomeVisit,
-            Occurrence::default(),
-            Utc::now(),
-        )
-        .unwrap();
-    amara
-        .store
-        .edit(record, &Edit::text("plan", "Visit Tuesday."), Utc::now())
-        .unwrap();
+    let (case, record) = new_visit_note(&mut amara, "Visit Tuesday.");
     sync(storage, &mut amara).unwrap();
     assert!(
         amara.store.pending_pushes().unwrap().is_empty(),
@@ -305,4 +311,56 @@ fn amara_pushes_for(
             heads: Heads::default(),
         })
         .collect()
+}
+
+/// Two server processes on one database (as PostgreSQL allows, and as an admin command
+/// beside a running server does with SQLite), each keeping the documents its pushes checked:
+/// a push through one must be checked against what the other wrote since, not against the
+/// copy it kept. `first` and `second` must share one empty database.
+pub fn two_servers(first: &dyn Storage, second: &dyn Storage) {
+    for name in ["amara", "ben"] {
+        first.create_user(&user(name), "hash").unwrap();
+    }
+    first.create_team("north").unwrap();
+    for name in ["amara", "ben"] {
+        first
+            .add_member("north", &user(name), TeamRole::Worker)
+            .unwrap();
+    }
+    let mut amara = phone(first, "amara");
+    let mut ben = phone(second, "ben");
+
+    // Amara's note reaches the server through the first process, which keeps it.
+    let (_, record) = new_visit_note(&mut amara, "Visit Tuesday.");
+    sync(first, &mut amara).unwrap();
+
+    // Ben adds to it through the second process.
+    sync(second, &mut ben).unwrap();
+    ben.store
+        .edit(
+            record,
+            &Edit::text("plan", "Visit Tuesday. Bring forms."),
+            Utc::now(),
+        )
+        .unwrap();
+    sync(second, &mut ben).unwrap();
+
+    // Amara gets Ben's words and writes after them, through the first process: her change
+    // builds on Ben's, which the first process's kept copy lacks.
+    sync(first, &mut amara).unwrap();
+    amara
+        .store
+        .edit(
+            record,
+            &Edit::text("plan", "Visit Tuesday. Bring forms. Call first."),
+            Utc::now(),
+        )
+        .unwrap();
+    sync(first, &mut amara).expect("a push that builds on another process's write");
+    assert!(amara.store.pending_pushes().unwrap().is_empty());
+    sync(second, &mut ben).unwrap();
+    assert_eq!(
+        plan(&mut ben.store, record),
+        "Visit Tuesday. Bring forms. Call first."
+    );
 }
