@@ -10,7 +10,7 @@
 //! in groups ([`super::group`]): one transaction, a savepoint each, one commit. Their pulls
 //! then run side by side on the pool's other connections.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -19,8 +19,9 @@ use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
 use postgres::error::SqlState;
-use postgres::{IsolationLevel, NoTls, Transaction};
-use r2d2::{Pool, PooledConnection};
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use r2d2::{ManageConnection, Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::documents::{self, DocumentCache};
@@ -108,11 +109,59 @@ const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
 /// How many rows a page reads from the database at a time.
 const ROWS_PER_READ: i64 = 500;
 
-type Connection = PooledConnection<PostgresConnectionManager<NoTls>>;
+type Connection = PooledConnection<Manager>;
+
+/// A connection and the statements prepared on it: the log's queries run thousands of
+/// times a minute, and a query given as text is parsed and planned again each time, an
+/// extra round trip to the database before it runs.
+pub(crate) struct PgConnection {
+    client: Client,
+    statements: Statements,
+}
+
+/// Statements prepared on one connection, by their text.
+type Statements = HashMap<&'static str, Statement>;
+
+impl std::ops::Deref for PgConnection {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for PgConnection {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// Opens pooled connections, each with its own prepared statements.
+#[derive(Debug)]
+pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+
+impl ManageConnection for Manager {
+    type Connection = PgConnection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+        Ok(PgConnection {
+            client: self.0.connect()?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
 
 /// Storage in a PostgreSQL database.
 pub struct PostgresStorage {
-    pool: Pool<PostgresConnectionManager<NoTls>>,
+    pool: Pool<Manager>,
     /// Held by whoever commits a group of pushes.
     writer: Mutex<()>,
     /// Syncs' pushes waiting for the next group commit.
@@ -155,7 +204,7 @@ impl PostgresStorage {
         let config: postgres::Config = url
             .parse()
             .map_err(|_| StorageError::Database("the PostgreSQL URL does not parse".into()))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
         let pool = Pool::builder()
             .max_size(size)
             .build(manager)
@@ -167,7 +216,7 @@ impl PostgresStorage {
         Ok(storage)
     }
 
-    fn with_pool(pool: Pool<PostgresConnectionManager<NoTls>>) -> PostgresStorage {
+    fn with_pool(pool: Pool<Manager>) -> PostgresStorage {
         PostgresStorage {
             pool,
             writer: Mutex::new(()),
@@ -210,8 +259,12 @@ impl PostgresStorage {
         work: impl FnOnce(&mut PgLog<'_, '_>) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(db)?;
-        let value = work(&mut PgLog(&mut tx))?;
+        let PgConnection { client, statements } = &mut *conn;
+        let mut tx = client.transaction().map_err(db)?;
+        let value = work(&mut PgLog {
+            tx: &mut tx,
+            statements,
+        })?;
         tx.commit().map_err(db)?;
         Ok(value)
     }
@@ -224,10 +277,14 @@ impl PostgresStorage {
         let mut checked = Vec::new();
         let committed = (|| {
             let mut conn = self.conn()?;
-            let mut tx = conn.transaction().map_err(db)?;
+            let PgConnection { client, statements } = &mut *conn;
+            let mut tx = client.transaction().map_err(db)?;
             for queued in group {
                 let mut savepoint = tx.transaction().map_err(db)?;
-                let mut log = PgLog(&mut savepoint);
+                let mut log = PgLog {
+                    tx: &mut savepoint,
+                    statements,
+                };
                 let result = log::check_epoch(&mut log, queued.from).and_then(|epoch| {
                     log::push(
                         &mut log,
@@ -255,72 +312,112 @@ impl PostgresStorage {
     }
 }
 
-/// The log's view of a PostgreSQL transaction.
-pub(crate) struct PgLog<'a, 'b>(&'a mut Transaction<'b>);
+/// The log's view of a PostgreSQL transaction, with its connection's prepared statements.
+pub(crate) struct PgLog<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    statements: &'a mut Statements,
+}
 
 impl PgLog<'_, '_> {
-    fn strings(&mut self, sql: &str, param: &str) -> Result<BTreeSet<String>, StorageError> {
-        let rows = self.0.query(sql, &[&param]).map_err(db)?;
+    /// `sql`, prepared once per connection.
+    fn prepared(&mut self, sql: &'static str) -> Result<Statement, StorageError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql).map_err(db)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StorageError> {
+        let statement = self.prepared(sql)?;
+        self.tx.query(&statement, params).map_err(db)
+    }
+
+    fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, StorageError> {
+        let statement = self.prepared(sql)?;
+        self.tx.query_one(&statement, params).map_err(db)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StorageError> {
+        let statement = self.prepared(sql)?;
+        self.tx.query_opt(&statement, params).map_err(db)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StorageError> {
+        let statement = self.prepared(sql)?;
+        self.tx.execute(&statement, params).map_err(db)
+    }
+
+    fn strings(
+        &mut self,
+        sql: &'static str,
+        param: &str,
+    ) -> Result<BTreeSet<String>, StorageError> {
+        let rows = self.query(sql, &[&param])?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 }
 
 impl LogTx for PgLog<'_, '_> {
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
-        self.0
-            .execute(
-                "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
+        self.execute(
+            "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &now(),
-                    &entry.user.as_ref().map(UserId::as_str),
-                    &entry.device,
-                    &entry.case.map(|case| case.to_string()),
-                    &entry.action,
-                    &entry.detail,
-                ],
-            )
-            .map_err(db)?;
+            &[
+                &now(),
+                &entry.user.as_ref().map(UserId::as_str),
+                &entry.device,
+                &entry.case.map(|case| case.to_string()),
+                &entry.action,
+                &entry.detail,
+            ],
+        )?;
         Ok(())
     }
 
     fn case_exists(&mut self, case: &str) -> Result<bool, StorageError> {
-        let row = self
-            .0
-            .query_opt("SELECT 1 FROM cases WHERE case_id = $1", &[&case])
-            .map_err(db)?;
+        let row = self.query_opt("SELECT 1 FROM cases WHERE case_id = $1", &[&case])?;
         Ok(row.is_some())
     }
 
     fn may_read(&mut self, user: &str, case: &str) -> Result<bool, StorageError> {
-        let row = self
-            .0
-            .query_opt(
-                "SELECT 1 FROM access WHERE user_id = $1 AND case_id = $2",
-                &[&user, &case],
-            )
-            .map_err(db)?;
+        let row = self.query_opt(
+            "SELECT 1 FROM access WHERE user_id = $1 AND case_id = $2",
+            &[&user, &case],
+        )?;
         Ok(row.is_some())
     }
 
     fn first_team(&mut self, user: &str) -> Result<Option<String>, StorageError> {
-        let row = self
-            .0
-            .query_opt(
-                "SELECT team FROM team_members WHERE user_id = $1 ORDER BY team LIMIT 1",
-                &[&user],
-            )
-            .map_err(db)?;
+        let row = self.query_opt(
+            "SELECT team FROM team_members WHERE user_id = $1 ORDER BY team LIMIT 1",
+            &[&user],
+        )?;
         Ok(row.map(|row| row.get(0)))
     }
 
     fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError> {
-        self.0
-            .execute(
-                "INSERT INTO cases (case_id, team) VALUES ($1, $2)",
-                &[&case, &team],
-            )
-            .map_err(db)?;
+        self.execute(
+            "INSERT INTO cases (case_id, team) VALUES ($1, $2)",
+            &[&case, &team],
+        )?;
         Ok(())
     }
 
@@ -352,59 +449,42 @@ impl LogTx for PgLog<'_, '_> {
         } else {
             "DELETE FROM access WHERE user_id = $1 AND case_id = $2"
         };
-        self.0.execute(change, &[&user, &case]).map_err(db)?;
-        self.0
-            .execute(
-                "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES ($1, $2, $3, $4)",
-                &[&seq, &user, &case, &granted],
-            )
-            .map_err(db)?;
+        self.execute(change, &[&user, &case])?;
+        self.execute(
+            "INSERT INTO access_log (seq, user_id, case_id, granted) VALUES ($1, $2, $3, $4)",
+            &[&seq, &user, &case, &granted],
+        )?;
         Ok(())
     }
 
     fn next_seq(&mut self) -> Result<i64, StorageError> {
-        let row = self
-            .0
-            .query_one("UPDATE log_clock SET seq = seq + 1 RETURNING seq", &[])
-            .map_err(db)?;
+        let row = self.query_one("UPDATE log_clock SET seq = seq + 1 RETURNING seq", &[])?;
         Ok(row.get(0))
     }
 
     fn latest_seq(&mut self) -> Result<i64, StorageError> {
-        let row = self
-            .0
-            .query_one("SELECT seq FROM log_clock", &[])
-            .map_err(db)?;
+        let row = self.query_one("SELECT seq FROM log_clock", &[])?;
         Ok(row.get(0))
     }
 
     fn epoch(&mut self) -> Result<u64, StorageError> {
-        let row = self
-            .0
-            .query_one("SELECT epoch FROM log_clock", &[])
-            .map_err(db)?;
+        let row = self.query_one("SELECT epoch FROM log_clock", &[])?;
         Ok(row.get::<_, i64>(0).unsigned_abs())
     }
 
     fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError> {
-        let row = self
-            .0
-            .query_one(
-                "SELECT max(seq) FROM changes WHERE doc_key = $1",
-                &[&doc_key],
-            )
-            .map_err(db)?;
+        let row = self.query_one(
+            "SELECT max(seq) FROM changes WHERE doc_key = $1",
+            &[&doc_key],
+        )?;
         Ok(row.get(0))
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
-        let rows = self
-            .0
-            .query(
-                "SELECT bytes FROM changes WHERE doc_key = $1 ORDER BY seq",
-                &[&doc_key],
-            )
-            .map_err(db)?;
+        let rows = self.query(
+            "SELECT bytes FROM changes WHERE doc_key = $1 ORDER BY seq",
+            &[&doc_key],
+        )?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -416,13 +496,11 @@ impl LogTx for PgLog<'_, '_> {
         device: &str,
         bytes: &[u8],
     ) -> Result<(), StorageError> {
-        self.0
-            .execute(
-                "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+        self.execute(
+            "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
                  VALUES ($1, $2, $3, $4, $5)",
-                &[&seq, &case, &doc_key, &device, &bytes],
-            )
-            .map_err(db)?;
+            &[&seq, &case, &doc_key, &device, &bytes],
+        )?;
         Ok(())
     }
 
@@ -435,16 +513,13 @@ impl LogTx for PgLog<'_, '_> {
     ) -> Result<(), StorageError> {
         let mut after = from;
         loop {
-            let rows = self
-                .0
-                .query(
-                    "SELECT seq, case_id, doc_key, bytes FROM changes
+            let rows = self.query(
+                "SELECT seq, case_id, doc_key, bytes FROM changes
                      WHERE seq > $1 AND device_id <> $2
                        AND case_id IN (SELECT case_id FROM access WHERE user_id = $3)
                      ORDER BY seq LIMIT $4",
-                    &[&after, &device, &user, &ROWS_PER_READ],
-                )
-                .map_err(db)?;
+                &[&after, &device, &user, &ROWS_PER_READ],
+            )?;
             let count = rows.len();
             for row in rows {
                 after = row.get(0);
@@ -470,14 +545,11 @@ impl LogTx for PgLog<'_, '_> {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, bool)>, StorageError> {
-        let rows = self
-            .0
-            .query(
-                "SELECT case_id, granted FROM access_log
+        let rows = self.query(
+            "SELECT case_id, granted FROM access_log
                  WHERE user_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
-                &[&user, &from, &to],
-            )
-            .map_err(db)?;
+            &[&user, &from, &to],
+        )?;
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
@@ -486,13 +558,10 @@ impl LogTx for PgLog<'_, '_> {
         case: &str,
         upto: i64,
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        let rows = self
-            .0
-            .query(
-                "SELECT doc_key, bytes FROM changes WHERE case_id = $1 AND seq <= $2 ORDER BY seq",
-                &[&case, &upto],
-            )
-            .map_err(db)?;
+        let rows = self.query(
+            "SELECT doc_key, bytes FROM changes WHERE case_id = $1 AND seq <= $2 ORDER BY seq",
+            &[&case, &upto],
+        )?;
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 }
@@ -677,7 +746,7 @@ impl Storage for PostgresStorage {
 
     fn add_member(&self, team: &str, user: &UserId, role: TeamRole) -> Result<(), StorageError> {
         self.write(|log| {
-            let inserted = log.0.execute(
+            let inserted = log.tx.execute(
                 "INSERT INTO team_members (team, user_id, role) VALUES ($1, $2, $3)
                  ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role",
                 &[&team, &user.as_str(), &role.as_str()],
@@ -696,7 +765,7 @@ impl Storage for PostgresStorage {
     fn remove_member(&self, team: &str, user: &UserId) -> Result<(), StorageError> {
         self.write(|log| {
             let removed = log
-                .0
+                .tx
                 .execute(
                     "DELETE FROM team_members WHERE team = $1 AND user_id = $2",
                     &[&team, &user.as_str()],
@@ -713,18 +782,18 @@ impl Storage for PostgresStorage {
         let case = case.to_string();
         self.write(|log| {
             let known = log
-                .0
+                .tx
                 .query_opt("SELECT 1 FROM teams WHERE team = $1", &[&team])
                 .map_err(db)?;
             if known.is_none() {
                 return Err(StorageError::NotFound(format!("team {team}")));
             }
             let previous: Option<String> = log
-                .0
+                .tx
                 .query_opt("SELECT team FROM cases WHERE case_id = $1", &[&case])
                 .map_err(db)?
                 .map(|row| row.get(0));
-            log.0
+            log.tx
                 .execute(
                     "INSERT INTO cases (case_id, team) VALUES ($1, $2)
                      ON CONFLICT (case_id) DO UPDATE SET team = excluded.team",
@@ -772,12 +841,16 @@ impl Storage for PostgresStorage {
                 })??
         };
         let mut conn = self.conn()?;
-        let mut tx = conn
+        let PgConnection { client, statements } = &mut *conn;
+        let mut tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .start()
             .map_err(db)?;
-        let mut log = PgLog(&mut tx);
+        let mut log = PgLog {
+            tx: &mut tx,
+            statements,
+        };
         log::check_epoch(&mut log, from)?;
         let mut response = log::pull(&mut log, device, from)?;
         response.acks = acks;
@@ -800,7 +873,7 @@ impl Storage for PostgresStorage {
         for doc_key in &due {
             self.write(|log| {
                 let rows = log
-                    .0
+                    .tx
                     .query(
                         "SELECT seq, case_id, bytes FROM changes WHERE doc_key = $1
                          ORDER BY seq FOR UPDATE",
@@ -816,13 +889,13 @@ impl Storage for PostgresStorage {
                 let snapshot = doorstep_shared::document::Document::load(&[], &parts)
                     .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?
                     .save();
-                log.0
+                log.tx
                     .execute(
                         "DELETE FROM changes WHERE doc_key = $1 AND seq <= $2",
                         &[doc_key, &last_seq],
                     )
                     .map_err(db)?;
-                log.0
+                log.tx
                     .execute(
                         "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
                          VALUES ($1, $2, $3, '', $4)",
@@ -908,7 +981,7 @@ mod tests {
         let mut config: postgres::Config = url.parse().unwrap();
         config.dbname(&name);
         run(&|| {
-            let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+            let manager = Manager(PostgresConnectionManager::new(config.clone(), NoTls));
             let pool = Pool::builder().max_size(4).build(manager).unwrap();
             let storage = PostgresStorage::with_pool(pool);
             storage.migrate().unwrap();
