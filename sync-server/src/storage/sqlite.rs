@@ -102,6 +102,10 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// A second, read-only connection for what every request reads first (its device, by
+    /// token): WAL lets it read while the writer commits, so a request is not held up
+    /// behind a group commit before its own sync can even queue.
+    reader: Mutex<Connection>,
     /// Syncs waiting for the next group commit.
     queued: GroupCommit<QueuedSync, Result<SyncResponse, StorageError>>,
     /// Documents kept from the pushes last checked.
@@ -162,8 +166,14 @@ impl SqliteStorage {
                 .map_err(db)?;
             tx.commit().map_err(db)?;
         }
+        let reader = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(db)?;
+        reader
+            .execute_batch("PRAGMA busy_timeout = 5000;")
+            .map_err(db)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
             queued: GroupCommit::default(),
             documents: DocumentCache::new(documents::DEFAULT_BUDGET_BYTES),
         })
@@ -583,14 +593,17 @@ impl Storage for SqliteStorage {
     }
 
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>, StorageError> {
-        let row: Option<(String, String, Option<String>)> = self
-            .conn()
-            .query_row(
+        let row: Option<(String, String, Option<String>)> = lock(&self.reader)
+            .prepare_cached(
                 "SELECT device_id, user_id, revoked_at FROM devices WHERE token_hash = ?1",
-                [token_hash],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
-            .optional()
+            .and_then(|mut statement| {
+                statement
+                    .query_row([token_hash], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()
+            })
             .map_err(db)?;
         row.map(|(id, user, revoked_at)| {
             Ok(Device {
@@ -891,6 +904,31 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
         super::super::story::story(&storage);
+    }
+
+    #[test]
+    fn a_device_is_found_by_its_token_while_the_writer_is_busy() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage =
+            std::sync::Arc::new(SqliteStorage::open(&dir.path().join("server.db")).unwrap());
+        let amara: UserId = "amara".parse().unwrap();
+        storage.create_user(&amara, "hash").unwrap();
+        storage.create_device(&amara, "phone", b"token").unwrap();
+        storage
+            .revoke_device(&storage.device_by_token(b"token").unwrap().unwrap().id)
+            .unwrap();
+        let held = storage.conn();
+        let (found, finding) = std::sync::mpsc::channel();
+        let reader = storage.clone();
+        std::thread::spawn(move || found.send(reader.device_by_token(b"token")));
+        let device = finding
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the lookup waited for the writer")
+            .unwrap()
+            .unwrap();
+        assert_eq!(device.user, amara);
+        assert!(device.revoked, "what the writer committed is read");
+        drop(held);
     }
 
     #[test]
