@@ -121,7 +121,7 @@ pub fn recompute_team(tx: &mut impl LogTx, team: &str) -> Result<(), StorageErro
 
 /// What a sync's or a push's writes left: the acknowledgements, and the documents checked,
 /// for the backend to keep in its [`DocumentCache`] once the transaction commits.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pushed {
     /// One per push, in the order they came.
     pub acks: Vec<Ack>,

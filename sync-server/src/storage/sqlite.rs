@@ -4,9 +4,8 @@
 //! lock across a push's transaction also means change-log sequence numbers are handed out in
 //! the order their transactions commit, so a reader can never skip one that commits late.
 //!
-//! Syncs commit in groups ([`super::group`]): whichever sync next holds the connection
-//! runs every queued one in one transaction, each under its own savepoint, and commits
-//! once.
+//! Syncs commit in groups ([`super::group`]): a leader holding the connection runs every
+//! queued sync in one transaction, each under its own savepoint, and commits once.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -175,7 +175,9 @@ impl SimulatedDevice {
     }
 
     /// Syncs: pushes what the server has not acknowledged, pulls until nothing more waits.
-    async fn sync(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+    async fn sync(&mut self) -> Result<(), SyncError> {
+        // The load counts syncs and their latency, not bytes.
+        let mut report = SyncReport::default();
         let mut pushes = Vec::new();
         if let Some(case_document) = self.case_document.as_mut() {
             let heads = case_document.heads();
@@ -204,7 +206,7 @@ impl SimulatedDevice {
                 cursor: self.cursor.clone(),
                 pushes: std::mem::take(&mut pushes),
             };
-            let response = self.client.exchange(&request, report).await?;
+            let response = self.client.exchange(&request, &mut report).await?;
             for ack in &response.acks {
                 match ack.doc {
                     DocId::Record(_) => self.acked = ack.heads.to_hashes(),
@@ -277,7 +279,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<LoadReport> {
         .map(|device| Arc::new(Mutex::new(device)))
         .collect();
     for device in &devices {
-        device.lock().await.sync(&mut SyncReport::default()).await?;
+        device.lock().await.sync().await?;
     }
 
     let stats = ProcessStats::of(server.pid());
@@ -367,7 +369,7 @@ async fn burst(
                     barrier.wait().await;
                     let started = *round_started.get_or_init(Instant::now);
                     let sent = Instant::now();
-                    let result = device.sync(&mut SyncReport::default()).await;
+                    let result = device.sync().await;
                     let done = Instant::now();
                     (result, done - sent, done - started)
                 })
@@ -416,7 +418,7 @@ async fn steady(
                     tokio::time::sleep_until(next).await;
                     device.edit()?;
                     let sent = Instant::now();
-                    let result = device.sync(&mut SyncReport::default()).await;
+                    let result = device.sync().await;
                     outcomes.push((result, sent.elapsed()));
                     // The app waits after a sync ends, not on a fixed clock: a slow server
                     // is not sent more.
@@ -442,7 +444,7 @@ async fn missing_edits(
     team_size: usize,
 ) -> anyhow::Result<usize> {
     for device in devices {
-        device.lock().await.sync(&mut SyncReport::default()).await?;
+        device.lock().await.sync().await?;
     }
     let mut heads = HashMap::new();
     let mut teams: HashMap<CaseId, Vec<DocId>> = HashMap::new();
@@ -549,7 +551,7 @@ async fn settle(devices: Vec<SimulatedDevice>) -> anyhow::Result<Vec<SimulatedDe
             let permits = permits.clone();
             tokio::spawn(async move {
                 let _permit = permits.acquire().await?;
-                device.sync(&mut SyncReport::default()).await?;
+                device.sync().await?;
                 anyhow::Ok(device)
             })
         })
