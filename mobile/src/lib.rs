@@ -28,6 +28,11 @@ pub fn launch() {
             .with_cfg(Config::new().with_window(window).with_menu(None))
             .launch(ui::App);
     }
+    #[cfg(target_family = "wasm")]
+    std::panic::set_hook(Box::new(|panic| {
+        // A panic in a browser is otherwise only "unreachable", with no word of where.
+        web_sys::console::error_1(&format!("doorstep panicked: {panic}").into());
+    }));
     #[cfg(not(feature = "desktop"))]
     dioxus::launch(ui::App);
 }

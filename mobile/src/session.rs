@@ -8,14 +8,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use chrono::Duration;
 use dioxus::prelude::*;
-use doorstep_shared::ids::{CaseId, RecordId, UserId};
+use doorstep_shared::ids::UserId;
 use doorstep_shared::store::{Store, StoreError};
 
 use crate::platform;
-use crate::presenters::lock::{AutoLock, LOCK_AFTER};
+use crate::presenters::lock::{AutoLock, LOCK_AFTER, LOCK_WHEN_HIDDEN_AFTER};
 use crate::presenters::save_status::SaveStatus;
 use crate::presenters::sync_status::SyncStatus;
+use crate::presenters::update::UpdateState;
+use crate::ui::Route;
 
 /// Settings keys kept in the encrypted store.
 pub mod settings {
@@ -27,31 +30,8 @@ pub mod settings {
     pub const USER: &str = "app.user";
     /// When the last sync finished (RFC 3339).
     pub const LAST_SYNCED: &str = "app.last_synced";
-}
-
-/// Where the worker is in the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// Enter or choose the passphrase.
-    Unlock,
-    /// Sign in to a server, or work offline.
-    SignIn,
-    /// The worker's cases.
-    Caseload,
-    /// Records overdue across the caseload.
-    Overdue,
-    /// Opening a new case.
-    NewCase,
-    /// A case: profile summary, timeline, new records.
-    Case(CaseId),
-    /// A case's full profile: consents, goals, household, contacts, team, status.
-    Profile(CaseId),
-    /// A record's editor, review and timeliness.
-    Record(RecordId),
-    /// Who wrote what in a record, and the record as signed.
-    History(RecordId),
-    /// Sync status and settings.
-    Sync,
+    /// How long the app may be hidden before it locks, in seconds.
+    pub const LOCK_WHEN_HIDDEN: &str = "app.lock_when_hidden_secs";
 }
 
 /// Background sync requests from the screens.
@@ -73,10 +53,13 @@ pub struct Session {
     pub sync: Signal<SyncStatus>,
     /// What the editor says about the latest edit.
     pub save: Signal<SaveStatus>,
-    /// The screens visited, the current one last.
-    pub screens: Signal<Vec<Screen>>,
-    /// The inactivity lock.
+    /// Screens opened in the app since it was opened or unlocked, which "Back" can return
+    /// through; none, and "Back" goes to the screen's parent instead.
+    depth: Signal<usize>,
+    /// The inactivity lock, and the lock when hidden.
     pub lock: Signal<AutoLock>,
+    /// Whether a new version of the app is ready.
+    pub update: Signal<UpdateState>,
     /// A message for the worker (an error in their words), until dismissed.
     pub notice: Signal<Option<String>>,
     sync_requests: Signal<Option<Coroutine<SyncTrigger>>>,
@@ -90,8 +73,9 @@ impl Session {
             revision: Signal::new(0),
             sync: Signal::new(SyncStatus::default()),
             save: Signal::new(SaveStatus::default()),
-            screens: Signal::new(vec![Screen::Unlock]),
+            depth: Signal::new(0),
             lock: Signal::new(AutoLock::new(LOCK_AFTER, platform::now())),
+            update: Signal::new(UpdateState::default()),
             notice: Signal::new(None),
             sync_requests: Signal::new(None),
         }
@@ -119,7 +103,13 @@ impl Session {
         self.store.peek().is_some()
     }
 
-    /// Takes the opened store; the worker is signed in on it if they were before.
+    /// Whether a store is open, for a screen that shows something else while locked.
+    pub fn unlocked(&self) -> bool {
+        self.store.read().is_some()
+    }
+
+    /// Takes the opened store; the worker is signed in on it if they were before, and stays
+    /// on the screen they were on (the address they opened, or the one they were locked on).
     pub fn unlock(&mut self, mut store: Store) -> Result<(), StoreError> {
         let user = store.setting(settings::USER)?;
         if let Some(user) = &user
@@ -127,23 +117,58 @@ impl Session {
         {
             store.sign_in(user)?;
         }
+        let hidden_after = store
+            .setting(settings::LOCK_WHEN_HIDDEN)?
+            .and_then(|secs| secs.parse().ok())
+            .map_or(LOCK_WHEN_HIDDEN_AFTER, Duration::seconds);
         self.store.set(Some(Rc::new(RefCell::new(store))));
-        self.lock.set(AutoLock::new(LOCK_AFTER, platform::now()));
-        self.screens.set(vec![if user.is_some() {
-            Screen::Caseload
-        } else {
-            Screen::SignIn
-        }]);
+        self.lock
+            .set(AutoLock::new(LOCK_AFTER, platform::now()).hidden_for(hidden_after));
+        self.depth.set(0);
+        // Unlocking took a tap: the browser now lets the app keep the back gesture inside it.
+        platform::keep_back_inside_app(self.depth);
+        if user.is_none() {
+            navigator().replace(Route::SignIn {});
+        }
         self.refresh_pending();
         self.request_sync(SyncTrigger::Now);
         Ok(())
     }
 
-    /// Closes the store and returns to the unlock screen.
+    /// Locks the app: the field being typed into is written first and its write let settle,
+    /// then the store is closed and every screen shows the unlock screen.
     pub fn lock_now(&mut self) {
-        self.store.set(None);
-        self.save.set(SaveStatus::default());
-        self.screens.set(vec![Screen::Unlock]);
+        platform::save_focused_field();
+        let mut session = *self;
+        spawn(async move {
+            platform::writes_settled().await;
+            session.store.set(None);
+            session.save.set(SaveStatus::default());
+        });
+    }
+
+    /// The page was hidden (`true`: the phone was put down, or another app came up) or shown
+    /// again. Hidden for longer than the worker's setting, the app locks.
+    pub fn page_hidden(&mut self, hidden: bool) {
+        let now = platform::now();
+        if hidden {
+            self.lock.write().hide(now);
+            let wait = self.lock.peek().hidden_after();
+            let mut session = *self;
+            spawn(async move {
+                platform::sleep(wait.to_std().unwrap_or_default()).await;
+                if session.is_unlocked() && session.lock.peek().due(platform::now()) {
+                    session.lock_now();
+                }
+            });
+        } else {
+            let due = self.lock.peek().due(now);
+            self.lock.write().show(now);
+            if due && self.is_unlocked() {
+                self.lock_now();
+            }
+            platform::app_shell::check_for_update();
+        }
     }
 
     /// Reads from the store; `None` if it is locked.
@@ -204,31 +229,39 @@ impl Session {
         }
     }
 
-    /// Shows `screen`, remembering the way back.
-    pub fn open(&mut self, screen: Screen) {
-        self.screens.write().push(screen);
+    /// Shows `route`, remembering the way back.
+    pub fn open(&mut self, route: Route) {
+        navigator().push(route);
+        *self.depth.write() += 1;
     }
 
-    /// Goes back one screen.
-    pub fn back(&mut self) {
-        let mut screens = self.screens.write();
-        if screens.len() > 1 {
-            screens.pop();
+    /// Goes back from `from`: to the screen before it, or, if the app was opened on it, to
+    /// its parent.
+    pub fn back(&mut self, from: &Route) {
+        if *self.depth.peek() > 0 {
+            // In a browser, the `popstate` that going back fires counts the step down, as it
+            // does for the browser's own back button and the back gesture.
+            if !platform::BROWSER_HISTORY {
+                *self.depth.write() -= 1;
+            }
+            navigator().go_back();
+            return;
+        }
+        let case = match from {
+            Route::RecordView { id } => self
+                .read(|store| store.record(*id))
+                .and_then(Result::ok)
+                .map(|record| record.case_id),
+            _ => None,
+        };
+        if let Some(parent) = from.parent(case) {
+            navigator().replace(parent);
         }
     }
 
-    /// Replaces the whole way back with `screen`.
-    pub fn reset_to(&mut self, screen: Screen) {
-        self.screens.set(vec![screen]);
-    }
-
-    /// The screen shown.
-    pub fn screen(&self) -> Screen {
-        self.screens
-            .read()
-            .last()
-            .copied()
-            .unwrap_or(Screen::Unlock)
+    /// Shows `route` in place of the screen shown, with no way back to it.
+    pub fn replace_with(&mut self, route: Route) {
+        navigator().replace(route);
     }
 
     /// The signed-in user.
@@ -242,7 +275,7 @@ impl Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("screens", &*self.screens.peek())
+            .field("depth", &*self.depth.peek())
             .field("sync", &*self.sync.peek())
             .finish_non_exhaustive()
     }

@@ -103,6 +103,8 @@ async fn attempt(session: &mut Session) -> Outcome {
             if report.pulled > 0 || report.purged > 0 {
                 *session.revision.write() += 1;
             }
+            // The server answered: a good moment to ask it for a new version of the app too.
+            platform::app_shell::check_for_update();
             Outcome::Synced
         }
         Err(SyncError::Revoked) => {

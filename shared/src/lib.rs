@@ -43,5 +43,6 @@ pub mod model;
 pub mod store;
 pub mod sync;
 pub mod template;
+pub mod text;
 
 pub use ids::{CaseId, DocId, IdError, ItemId, RecordId, UserId};

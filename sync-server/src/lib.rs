@@ -132,6 +132,15 @@ mod tests {
         // A path of the app's own (after a reload on a deep link) gets the app.
         let deep = app.clone().oneshot(get("/cases/anything")).await.unwrap();
         assert!(body(deep).await.contains("doorstep app"));
+        // A missing file is not answered with the page, which a cache would keep as the file.
+        let missing = app
+            .clone()
+            .oneshot(get("/assets/gone-1234.js"))
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let missing = app.clone().oneshot(get("/gone.png")).await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         let (status, json) = call(app.clone(), get("/v1/nothing-here")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(json["error"]["code"], "not_found");
@@ -139,6 +148,65 @@ mod tests {
         assert_eq!(
             (status, json["status"].as_str()),
             (StatusCode::OK, Some("ok"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_offline_app_shell_is_served_with_its_cache_policy_and_types() {
+        let (dir, api) = app();
+        let web = dir.path().join("web");
+        std::fs::create_dir_all(web.join("assets")).unwrap();
+        for (file, text) in [
+            ("index.html", "<html>doorstep app</html>"),
+            ("sw.js", "self.addEventListener('fetch', () => {});"),
+            ("manifest.webmanifest", "{}"),
+            ("assets/doorstep-mobile_bg-dxh1a2b3c.wasm", "\0asm"),
+        ] {
+            std::fs::write(web.join(file), text).unwrap();
+        }
+        let site = Site {
+            web_root: Some(web),
+            allowed_origins: vec![],
+        };
+        let app = site.apply(api).unwrap();
+        let headers = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let response = app
+                    .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{path}");
+                let header = |name| {
+                    response.headers()[name]
+                        .to_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (header("content-type"), header("cache-control"))
+            }
+        };
+        // The worker script is asked for every time, so a new build is found at once.
+        let (kind, cache) = headers("/sw.js").await;
+        assert_eq!(
+            (kind.as_str(), cache.as_str()),
+            ("text/javascript", "no-cache")
+        );
+        let (kind, cache) = headers("/").await;
+        assert!(kind.starts_with("text/html"), "{kind}");
+        assert_eq!(cache, "no-cache");
+        let (_, cache) = headers("/records/some-record").await;
+        assert_eq!(cache, "no-cache");
+        let (kind, cache) = headers("/manifest.webmanifest").await;
+        assert_eq!(
+            (kind.as_str(), cache.as_str()),
+            ("application/manifest+json", "no-cache")
+        );
+        // Named after their contents by the build: kept for ever.
+        let (kind, cache) = headers("/assets/doorstep-mobile_bg-dxh1a2b3c.wasm").await;
+        assert_eq!(
+            (kind.as_str(), cache.as_str()),
+            ("application/wasm", "public, max-age=31536000, immutable")
         );
     }
 

@@ -1,44 +1,79 @@
-// The web app in headless Chromium at a 390x844 phone viewport, against the real sync
-// server: offline capture, reload, sync, a colleague's device, concurrent offline edits,
-// every kind of record, review, sign-off and addenda. Screens are saved under
-// target/screenshots/.
+// The web app in headless Chromium at a 390x844 phone viewport, served as `scripts/run`
+// serves it: the real sync server gives the app and the API from one origin. After one online
+// visit the network is really cut (the browser's offline mode): the app opens, unlocks and
+// works from its service worker. Then sync, a colleague's phone, concurrent edits and two
+// people typing into one field at once, every kind of record, review, sign-off and addenda,
+// the back button, links, a new version deployed while the app is open, and the installed
+// app's manifest, cover and lock. Screens are saved under target/screenshots/.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Phone, SyncServer, freePort, launchChromium, serveWebApp, shot } from './harness.mjs';
+import {
+  Phone, SyncServer, copyOfWebBuild, deployNewBuild, freePort, launchChromium,
+  launchInstalledPhone, shot,
+} from './harness.mjs';
 
 const CLIENT = 'Mrs Adaeze Okafor';
 const OBSERVED = 'Kitchen clean and warm; she answered the door promptly.';
 const CANARY = 'CANARY-7f3a9c-never-in-plaintext';
 
+/** Errors a page may log that are not the app's: the network cut on purpose. */
+const EXPECTED_ERRORS = /Failed to load resource|ERR_|Failed to fetch|NetworkError/;
+
 describe('Doorstep on a phone', () => {
-  let web, server, browser, amara, ben, grace, appUrl;
+  let webRoot, server, browser, amara, ben, grace, appUrl, recordUrl;
 
   before(async () => {
-    web = await serveWebApp();
-    server = new SyncServer(await freePort(), web.origin);
+    webRoot = copyOfWebBuild();
+    server = new SyncServer(await freePort(), webRoot);
     server.seed();
-    appUrl = `${web.origin}/?server=${encodeURIComponent(server.url)}`;
+    await server.start();
+    appUrl = `${server.url}/`;
     browser = await launchChromium();
   });
 
   after(async () => {
     for (const phone of [amara, ben, grace]) {
-      if (phone) assert.deepEqual(phone.errors.filter((e) => !/Failed to load resource|ERR_/.test(e)), [], `${phone.name}'s page logged errors`);
+      if (phone) assert.deepEqual(phone.errors.filter((e) => !EXPECTED_ERRORS.test(e)), [], `${phone.name}'s page logged errors`);
     }
     await browser?.close();
     await server?.stop();
-    await web?.close();
   });
 
-  test('with the server down, a worker opens a case and writes a home-visit note', async () => {
-    amara = await Phone.open(browser, appUrl, 'amara');
+  test('a link cannot choose where the password goes: the sign-in is for the app\'s own server', async () => {
+    amara = await Phone.open(browser, `${appUrl}?server=${encodeURIComponent('https://elsewhere.example')}`, 'amara');
     await shot(amara.page, 'set-passphrase');
     await amara.setPassphrase();
     await amara.page.getByLabel('User name').waitFor();
-    await shot(amara.page, 'sign-in-or-offline');
-    await amara.workOffline('amara');
-    await amara.page.locator('.banner', { hasText: /offline|Working offline/ }).waitFor();
+    const host = await amara.page.locator('.server-host').innerText();
+    assert.equal(host, new URL(server.url).host);
+    assert.equal(await amara.page.getByText('elsewhere.example').count(), 0);
+    await shot(amara.page, 'sign-in');
+    // Another server may be typed, but only over https.
+    await amara.button('Use another server').click();
+    await amara.page.getByLabel('Server').fill('http://doorstep.agency.example');
+    await amara.page.getByLabel('User name').fill('amara');
+    await amara.page.getByLabel('Password').fill('doorstep-demo');
+    await amara.button('Sign in').click();
+    await amara.page.locator('.error', { hasText: 'https' }).waitFor();
+    await amara.page.getByLabel('Server').fill(server.url);
+    await amara.signIn('amara');
+    assert.match(server.admin(['audit']), /amara.*sign_in|sign_in.*amara/);
+  });
+
+  test('after one online visit, with the network off, a reload opens the app; it unlocks and shows the caseload', async () => {
+    await amara.appShellReady();
+    await amara.context.setOffline(true);
+    await amara.page.reload();
+    await amara.page.getByLabel('Passphrase', { exact: true }).waitFor();
+    await shot(amara.page, 'offline-reload');
+    await amara.unlock();
+    await amara.page.locator('h1', { hasText: 'Caseload' }).waitFor();
+    await amara.page.locator('.banner', { hasText: 'Offline' }).waitFor();
+    await shot(amara.page, 'offline-caseload');
+  });
+
+  test('still offline, a worker opens a case and writes a home-visit note', async () => {
     await amara.button('New case').click();
     await amara.page.getByLabel("Client's name").fill(CLIENT);
     await shot(amara.page, 'new-case');
@@ -48,6 +83,8 @@ describe('Doorstep on a phone', () => {
     await shot(amara.page, 'case-new-record');
     await amara.page.locator('form.new-record button[type=submit]').click();
     await amara.page.locator('.record-head h2', { hasText: 'Home visit' }).waitFor();
+    recordUrl = amara.page.url();
+    assert.match(recordUrl, /\/records\/[0-9a-f-]+$/);
     await amara.write('observed_client', OBSERVED);
     await amara.write('assessment', 'Coping, though isolated since the bereavement.');
     await amara.write('observed_home', `Heating works. ${CANARY}`);
@@ -112,6 +149,15 @@ describe('Doorstep on a phone', () => {
       const stored = await readAll('doorstep');
       const control = await readAll('canary-control');
       const web = [JSON.stringify({ ...localStorage }), JSON.stringify({ ...sessionStorage }), document.cookie].join('');
+      // The service worker's cache holds the app, never a note.
+      let inCache = false;
+      for (const name of await caches.keys()) {
+        const cache = await caches.open(name);
+        for (const request of await cache.keys()) {
+          const body = new Uint8Array(await (await cache.match(request)).arrayBuffer());
+          if (contains(body)) inCache = true;
+        }
+      }
       return {
         databases,
         chunks: stored.length,
@@ -119,6 +165,7 @@ describe('Doorstep on a phone', () => {
         inStore: stored.some((value) => contains(asBytes(value))),
         inControl: control.some((value) => contains(asBytes(value))),
         inWebStorage: web.includes(canary),
+        inCache,
       };
     }, CANARY);
     assert.ok(scan.databases.includes('doorstep'), `databases: ${scan.databases}`);
@@ -126,21 +173,20 @@ describe('Doorstep on a phone', () => {
     assert.equal(scan.inControl, true, 'the scan finds a plaintext canary');
     assert.equal(scan.inStore, false, 'the canary is in the stored pages');
     assert.equal(scan.inWebStorage, false, 'the canary is in web storage or cookies');
+    assert.equal(scan.inCache, false, 'the canary is in the service worker\'s cache');
   });
 
-  test('after a reload and unlocking, the note is still there', async () => {
-    await amara.page.reload();
-    await amara.page.getByLabel('Passphrase', { exact: true }).waitFor();
-    await shot(amara.page, 'unlock');
+  test('still offline, the page closed and a new one opened: the app opens on the note\'s address and the note is there', async () => {
+    const second = await amara.context.newPage();
+    await amara.page.close();
+    amara.page = second;
+    await second.goto(recordUrl);
     await amara.unlock();
-    await amara.page.locator('.card', { hasText: CLIENT }).waitFor();
-    await shot(amara.page, 'caseload');
-    await amara.openCase(CLIENT);
-    await shot(amara.page, 'case-timeline');
-    await amara.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
+    await amara.page.locator('.record-head h2', { hasText: 'Home visit' }).waitFor();
     assert.equal(await amara.field('observed_client').inputValue(), OBSERVED);
     assert.equal(await amara.field('words', { list: 'quotes', entry: 1 }).inputValue(), 'I manage, most days.');
     assert.equal(await amara.page.getByLabel('Risk or safety concern').isChecked(), true);
+    await shot(amara.page, 'offline-new-tab-record');
   });
 
   test('words typed just before the page closes are kept', async () => {
@@ -149,27 +195,20 @@ describe('Doorstep on a phone', () => {
     await amara.field('plan').fill(plan);
     await amara.page.reload();
     await amara.unlock();
-    await amara.openCase(CLIENT);
-    await amara.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
     assert.equal(await amara.field('plan').inputValue(), plan);
   });
 
-  test('when the server starts, the note syncs', async () => {
-    await server.start();
-    await amara.openSync();
-    await shot(amara.page, 'sync-status-offline-user');
-    await amara.button('Sign in to sync').click();
-    await amara.signIn('amara', server.url);
+  test('when the network returns, the note syncs', async () => {
+    await amara.context.setOffline(false);
     await amara.syncNow();
     await shot(amara.page, 'sync-status-synced');
-    const audit = server.admin(['audit']);
-    assert.match(audit, /amara/);
+    assert.match(server.admin(['audit']), /amara/);
   });
 
   test("a colleague's phone, signed in as a team member, sees the note", async () => {
     ben = await Phone.open(browser, appUrl, 'ben');
     await ben.setPassphrase();
-    await ben.signIn('ben', server.url);
+    await ben.signIn('ben');
     await ben.syncNow();
     await ben.home();
     await ben.openCase(CLIENT);
@@ -205,6 +244,83 @@ describe('Doorstep on a phone', () => {
     await shot(ben.page, 'merged-paragraph');
   });
 
+  test("typing while a colleague's words arrive in the same field: focus stays and every keystroke lands", async () => {
+    // Both phones online on the note; the field has a first sentence both hold.
+    const start = 'Listened to her account of the week.';
+    await amara.write('interventions', start);
+    await amara.syncNow();
+    await amara.back();
+    await ben.syncNow();
+    await ben.back();
+    assert.equal(await ben.field('interventions').inputValue(), start);
+
+    // Ben types a sentence at the start; Amara, at the same time, the first half of hers at
+    // the end, with real key events.
+    const benWords = 'Ben: we agreed she will call her sister. ';
+    const amaraFirst = ' Amara will phone the G';
+    const amaraRest = 'P about the new tablets on Monday.';
+    await Promise.all([
+      ben.type('interventions', benWords, { at: 'start', delay: 30 }),
+      amara.type('interventions', amaraFirst, { delay: 120 }),
+    ]);
+    // Ben pauses: his phone saves and syncs his words.
+    await ben.page.locator('.save-status', { hasText: 'Synced' }).waitFor({ timeout: 30_000 });
+    // Amara has paused mid-word, still in the field: her phone syncs and Ben's words arrive.
+    await amara.page.waitForFunction(
+      (words) => document.querySelector('textarea[name="interventions"]').value.includes(words),
+      benWords.trim(),
+      { timeout: 45_000 },
+    );
+    assert.equal(await amara.page.evaluate(() => document.activeElement?.getAttribute('name')), 'interventions', 'the field keeps focus');
+    // She goes on typing where she was.
+    await amara.page.keyboard.type(amaraRest, { delay: 40 });
+    const amaraSentence = (amaraFirst + amaraRest).trim();
+    const expected = `${benWords}${start}${amaraFirst}${amaraRest}`;
+    assert.equal(await amara.field('interventions').inputValue(), expected);
+    await amara.saved();
+    await shot(amara.page, 'typing-beside-a-colleague');
+    await amara.syncNow();
+    await ben.syncNow();
+    for (const phone of [amara, ben]) {
+      await phone.back();
+      const text = await phone.field('interventions').inputValue();
+      assert.equal(text, expected, `${phone.name}'s field`);
+      assert.ok(text.includes(amaraSentence) && text.includes(benWords.trim()));
+    }
+  });
+
+  test('the back button moves between screens and never leaves the app', async () => {
+    await amara.page.goto(appUrl);
+    await amara.unlock();
+    await amara.page.locator('h1', { hasText: 'Caseload' }).waitFor();
+    await amara.openCase(CLIENT);
+    await amara.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
+    await amara.page.locator('.record-head h2', { hasText: 'Home visit' }).waitFor();
+    assert.equal(amara.page.url(), recordUrl);
+    await amara.page.goBack();
+    await amara.page.locator('.case-head h2', { hasText: CLIENT }).waitFor();
+    await amara.page.goBack();
+    await amara.page.locator('h1', { hasText: 'Caseload' }).waitFor();
+    // Once more, from the first screen: the app stays.
+    await amara.page.goBack();
+    await amara.page.locator('h1', { hasText: 'Caseload' }).waitFor();
+    await amara.page.locator('.card', { hasText: CLIENT }).waitFor();
+    assert.equal(new URL(amara.page.url()).origin, server.url);
+    await amara.page.goBack();
+    await amara.page.locator('h1', { hasText: 'Caseload' }).waitFor();
+  });
+
+  test('a link to a record opens that record after unlocking', async () => {
+    await amara.page.goto(recordUrl);
+    await amara.page.getByLabel('Passphrase', { exact: true }).waitFor();
+    await amara.unlock();
+    await amara.page.locator('.record-head h2', { hasText: 'Home visit' }).waitFor();
+    assert.equal(await amara.field('observed_client').inputValue().then((text) => text.startsWith(OBSERVED)), true);
+    // Opened from a link, "Back" goes to the record's case.
+    await amara.back();
+    await amara.page.locator('.case-head h2', { hasText: CLIENT }).waitFor();
+  });
+
   test('a process recording with five exchanges gets a supervisor comment', async () => {
     await amara.home();
     await amara.openCase(CLIENT);
@@ -226,7 +342,7 @@ describe('Doorstep on a phone', () => {
 
     grace = await Phone.open(browser, appUrl, 'grace');
     await grace.setPassphrase();
-    await grace.signIn('grace', server.url);
+    await grace.signIn('grace');
     await grace.syncNow();
     await grace.home();
     await grace.openCase(CLIENT);
@@ -262,10 +378,10 @@ describe('Doorstep on a phone', () => {
       await entry.getByRole('button', { name: attendance, exact: true, pressed: true }).waitFor();
     }
     await shot(amara.page, 'group-session');
+    // A reload comes back to the same screen once unlocked.
     await amara.page.reload();
     await amara.unlock();
-    await amara.openCase(CLIENT);
-    await amara.page.locator('.timeline .card', { hasText: 'Group session' }).click();
+    await amara.page.locator('.record-head h2', { hasText: 'Group session' }).waitFor();
     for (const [index, [name, attendance]] of members.entries()) {
       const entry = amara.page.locator(`[data-list="members"] [data-entry="${index + 1}"]`);
       assert.equal(await entry.locator('input[name="name"]').inputValue(), name);
@@ -317,5 +433,115 @@ describe('Doorstep on a phone', () => {
     amara.page = second;
     await amara.unlock();
     await amara.page.locator('.card', { hasText: CLIENT }).waitFor();
+  });
+
+  test('a new version deployed while text is being typed: the app says so, loses nothing, and updates when asked', async () => {
+    await amara.openCase(CLIENT);
+    await amara.newRecord('Case note');
+    const before = await amara.page.evaluate(() => document.querySelector('meta[name="doorstep-build"]'));
+    assert.equal(before, null);
+    deployNewBuild(webRoot, 'redeployed');
+    // The worker types; as she pauses, the app saves and syncs, and learns of the new version.
+    const first = 'Phoned her daughter about the GP letter.';
+    await amara.type('plan', first, { delay: 30 });
+    await amara.page.locator('.update-ready', { hasText: 'A new version is ready' }).waitFor({ timeout: 90_000 });
+    assert.equal(await amara.page.evaluate(() => document.activeElement?.getAttribute('name')), 'plan', 'the prompt takes no focus');
+    // She goes on typing, and without a pause taps "Update now".
+    const second = ' She will bring it on Thursday.';
+    await amara.page.keyboard.type(second, { delay: 30 });
+    await shot(amara.page, 'update-ready');
+    const reloaded = amara.page.waitForEvent('load');
+    await amara.button('Update now').click();
+    await reloaded;
+    await amara.unlock();
+    await amara.page.locator('.record-head h2', { hasText: 'Case note' }).waitFor();
+    assert.equal(await amara.field('plan').inputValue(), first + second);
+    const marker = await amara.page.evaluate(() => document.querySelector('meta[name="doorstep-build"]')?.content);
+    assert.equal(marker, 'redeployed', 'the new build runs');
+    assert.equal(await amara.page.locator('.update-ready').count(), 0);
+  });
+});
+
+describe('Doorstep installed on a phone', () => {
+  let server, phone;
+
+  before(async () => {
+    server = new SyncServer(await freePort(), copyOfWebBuild());
+    server.seed();
+    await server.start();
+  });
+
+  after(async () => {
+    if (phone) {
+      await phone.close();
+      assert.deepEqual(phone.errors.filter((e) => !EXPECTED_ERRORS.test(e)), [], 'the page logged errors');
+    }
+    await server?.stop();
+  });
+
+  test('Chromium finds it installable: a manifest with icons that load', async () => {
+    phone = await launchInstalledPhone(`${server.url}/`, 'dara');
+    await phone.appShellReady();
+    const { installabilityErrors } = await phone.cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors, []);
+    const { errors, manifest } = await phone.cdp.send('Page.getAppManifest');
+    assert.deepEqual(errors, []);
+    assert.equal(manifest.name, 'Doorstep');
+    assert.equal(manifest.display, 'kStandalone');
+    const sizes = [];
+    for (const icon of manifest.icons) {
+      const answer = await fetch(icon.url);
+      assert.equal(answer.status, 200, icon.url);
+      const bytes = new Uint8Array(await answer.arrayBuffer());
+      if (icon.type === 'image/png') {
+        // A PNG's width and height stand at bytes 16 to 23.
+        const view = new DataView(bytes.buffer);
+        sizes.push(`${view.getUint32(16)}x${view.getUint32(20)}`);
+      }
+    }
+    assert.deepEqual(sizes.sort(), ['192x192', '512x512']);
+  });
+
+  test('installed, it asks for persistent storage and says it has it', async () => {
+    await phone.cdp.send('Emulation.setEmulatedMedia', { features: [{ name: 'display-mode', value: 'standalone' }] });
+    await phone.setPassphrase();
+    await phone.workOffline('amara');
+    await phone.button('New case').click();
+    await phone.page.getByLabel("Client's name").fill('Mr Tomasz Nowak');
+    await phone.button('Open case').click();
+    await phone.page.locator('.case-head h2', { hasText: 'Mr Tomasz Nowak' }).waitFor();
+    await shot(phone.page, 'installed-standalone-case');
+    await phone.openSync();
+    await phone.page.locator('.storage', { hasText: 'persistent: the browser keeps it' }).waitFor();
+    await phone.back();
+  });
+
+  test('put down, the app is covered at once; picked up in time, it is still open', async () => {
+    await phone.page.locator('.case-head h2', { hasText: 'Mr Tomasz Nowak' }).waitFor();
+    await phone.setHidden(true);
+    const hidden = await phone.page.evaluate(() => ({
+      covered: document.documentElement.classList.contains('covered'),
+      cover: getComputedStyle(document.querySelector('.privacy-cover')).display,
+      app: getComputedStyle(document.querySelector('.app')).visibility,
+    }));
+    assert.deepEqual(hidden, { covered: true, cover: 'flex', app: 'hidden' });
+    await phone.setHidden(false);
+    await phone.page.locator('.case-head h2', { hasText: 'Mr Tomasz Nowak' }).waitFor();
+    assert.equal(await phone.page.evaluate(() => document.documentElement.classList.contains('covered')), false);
+  });
+
+  test('hidden for longer than the lock time, it locks, and unlocks on the same screen', async () => {
+    await phone.openSync();
+    await phone.page.getByRole('button', { name: 'At once', exact: true }).click();
+    await phone.page.getByRole('button', { name: 'At once', exact: true, pressed: true }).waitFor();
+    await phone.back();
+    await phone.page.locator('.case-head h2', { hasText: 'Mr Tomasz Nowak' }).waitFor();
+    await phone.setHidden(true);
+    await phone.setHidden(false);
+    await phone.page.getByLabel('Passphrase', { exact: true }).waitFor();
+    assert.equal(await phone.page.getByText('Mr Tomasz Nowak').count(), 0, 'locked, nothing of the case shows');
+    await shot(phone.page, 'locked-after-hidden');
+    await phone.unlock();
+    await phone.page.locator('.case-head h2', { hasText: 'Mr Tomasz Nowak' }).waitFor();
   });
 });

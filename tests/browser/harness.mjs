@@ -1,12 +1,11 @@
-// What the browser tests share: the web build served on loopback, a real sync server
-// started and stopped on a fixed port, Chromium at a phone viewport, and the steps a worker
-// takes in the app.
+// What the browser tests share: the real sync server serving the web build and the API from
+// one origin, as `scripts/run` does, started and stopped on a fixed port; Chromium at a phone
+// viewport; and the steps a worker takes in the app.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import { mkdtempSync, mkdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, extname, resolve, dirname } from 'node:path';
+import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
@@ -20,18 +19,6 @@ export const screenshots = process.env.DOORSTEP_SCREENSHOTS ?? join(target, 'scr
 export const PASSWORD = 'doorstep-demo';
 export const PHONE = { width: 390, height: 844 };
 
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css',
-  '.json': 'application/json',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-  '.ico': 'image/x-icon',
-};
-
 /** A free loopback port. */
 export async function freePort() {
   return new Promise((done, fail) => {
@@ -44,31 +31,37 @@ export async function freePort() {
   });
 }
 
-/** Serves the web build, as any static host would; stays up while the sync server is down. */
-export async function serveWebApp() {
+/**
+ * A copy of the web build to serve, which a test may change as a deploy would
+ * (`deployNewBuild`) without touching the build itself.
+ */
+export function copyOfWebBuild() {
   if (!existsSync(join(webRoot, 'index.html'))) {
-    throw new Error(`no web build at ${webRoot}: run NO_DOWNLOADS=1 dx build --platform web in mobile/`);
+    throw new Error(`no web build at ${webRoot}: run scripts/web-build`);
   }
-  const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
-    let file = resolve(webRoot, '.' + path);
-    if (!file.startsWith(webRoot) || !existsSync(file) || statSync(file).isDirectory()) {
-      file = join(webRoot, 'index.html');
-    }
-    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    response.end(readFileSync(file));
-  });
-  await new Promise((done) => server.listen(0, '127.0.0.1', done));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  return { origin, close: () => new Promise((done) => server.close(done)) };
+  const copy = mkdtempSync(join(tmpdir(), 'doorstep-web-'));
+  cpSync(webRoot, copy, { recursive: true });
+  return copy;
+}
+
+/**
+ * Deploys a new build into `root` while the server serves it: the page gains a marker the
+ * test can look for, and the service worker gets the new build's list of files, as
+ * `scripts/web-build` writes it, so its bytes change as a real build's do.
+ */
+export function deployNewBuild(root, marker) {
+  const index = join(root, 'index.html');
+  const page = readFileSync(index, 'utf8');
+  writeFileSync(index, page.replace('</head>', `<meta name="doorstep-build" content="${marker}">\n</head>`));
+  execFileSync(join(repo, 'scripts', 'web-app-shell'), [root], { encoding: 'utf8' });
 }
 
 /** The real sync server binary, with its own data folder, on a port chosen up front. */
 export class SyncServer {
-  constructor(port, allowOrigin) {
+  constructor(port, webRoot) {
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
-    this.allowOrigin = allowOrigin;
+    this.webRoot = webRoot;
     this.data = mkdtempSync(join(tmpdir(), 'doorstep-browser-server-'));
     this.child = null;
     this.log = '';
@@ -90,7 +83,7 @@ export class SyncServer {
   async start() {
     this.child = spawn(
       serverBinary,
-      ['--data-dir', this.data, 'serve', '--listen', `127.0.0.1:${this.port}`, '--allow-origin', this.allowOrigin],
+      ['--data-dir', this.data, 'serve', '--listen', `127.0.0.1:${this.port}`, '--web-root', this.webRoot],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     this.child.stderr.on('data', (chunk) => { this.log += chunk; });
@@ -114,20 +107,67 @@ export class SyncServer {
   }
 }
 
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 export async function launchChromium() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/**
+ * Chromium as a phone with the app installed: a real profile (installability is not checked
+ * in a private window), its own window whose page can really be hidden (Playwright's own
+ * contexts keep their pages always visible), at a phone's size, with persistent storage
+ * granted as a phone grants it to an installed app. Returns a `Phone` on `url`, and `close`.
+ */
+export async function launchInstalledPhone(url, name) {
+  const profile = mkdtempSync(join(tmpdir(), 'doorstep-chromium-'));
+  const child = spawn(
+    CHROMIUM,
+    ['--headless', '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=390,844', ...CHROMIUM_FLAGS, 'about:blank'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const endpoint = await new Promise((done, fail) => {
+    let said = '';
+    child.stderr.on('data', (chunk) => {
+      said += chunk;
+      const found = said.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (found) done(found[1]);
+    });
+    child.once('exit', () => fail(new Error(`Chromium exited:\n${said}`)));
   });
+  const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true });
+  const context = browser.contexts()[0];
+  const page = context.pages()[0] ?? (await context.newPage());
+  const cdp = await context.newCDPSession(page);
+  const browserCdp = await browser.newBrowserCDPSession();
+  await cdp.send('Emulation.setDeviceMetricsOverride', { width: PHONE.width, height: PHONE.height, deviceScaleFactor: 2, mobile: true });
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true });
+  await browserCdp.send('Browser.grantPermissions', { origin: new URL(url).origin, permissions: ['durableStorage'] });
+  const { targetInfo } = await cdp.send('Target.getTargetInfo');
+  const { windowId } = await browserCdp.send('Browser.getWindowForTarget', { targetId: targetInfo.targetId });
+  const phone = new Phone(context, page, name);
+  phone.watch();
+  phone.cdp = cdp;
+  /** Puts the phone down (the window minimised: the page is hidden), or picks it up. */
+  phone.setHidden = async (hidden) => {
+    await browserCdp.send('Browser.setWindowBounds', { windowId, bounds: { windowState: hidden ? 'minimized' : 'normal' } });
+    await page.waitForFunction((state) => document.visibilityState === state, hidden ? 'hidden' : 'visible');
+  };
+  phone.close = async () => {
+    await browserCdp.send('Browser.close').catch(() => {});
+    await new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)));
+  };
+  await page.goto(url);
+  return phone;
 }
 
 let shotNumber = 0;
@@ -146,12 +186,32 @@ export class Phone {
     const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await context.newPage();
     const phone = new Phone(context, page, name);
-    page.on('pageerror', (error) => phone.errors.push(String(error)));
-    page.on('console', (message) => {
-      if (message.type() === 'error') phone.errors.push(message.text());
-    });
+    phone.watch();
     await page.goto(appUrl);
     return phone;
+  }
+
+  /** Collects what the phone's pages report as errors. */
+  watch() {
+    this.context.on('page', (page) => this.watchPage(page));
+    this.watchPage(this.page);
+  }
+
+  watchPage(page) {
+    page.on('pageerror', (error) => this.errors.push(String(error)));
+    page.on('console', (message) => {
+      if (message.type() === 'error') this.errors.push(message.text());
+    });
+  }
+
+  /** Waits until the service worker holds the app and controls the page: from then on the app opens with no network. */
+  async appShellReady() {
+    await this.page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      if (!navigator.serviceWorker.controller) {
+        await new Promise((done) => navigator.serviceWorker.addEventListener('controllerchange', done, { once: true }));
+      }
+    });
   }
 
   constructor(context, page, name) {
@@ -183,10 +243,10 @@ export class Phone {
     await this.page.locator('h1', { hasText: 'Caseload' }).waitFor();
   }
 
-  async signIn(user, server) {
+  /** Signs in to the server the app came from. */
+  async signIn(user) {
     const name = this.page.getByLabel('User name');
     if ((await name.getAttribute('readonly')) === null) await name.fill(user);
-    await this.page.getByLabel('Server').fill(server);
     await this.page.getByLabel('Password').fill(PASSWORD);
     await this.button('Sign in').click();
     await this.page.locator('h1', { hasText: 'Caseload' }).waitFor();
@@ -212,6 +272,13 @@ export class Phone {
   async write(name, text, where) {
     await this.field(name, where).fill(text);
     await this.saved();
+  }
+
+  /** Types into a field with real key events, at the end of its text, at a person's pace. */
+  async type(name, text, { at = 'end', delay = 40, where } = {}) {
+    await this.field(name, where).click();
+    await this.page.keyboard.press(at === 'start' ? 'Control+Home' : 'Control+End');
+    await this.page.keyboard.type(text, { delay });
   }
 
   async saved() {

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use doorstep_shared::text::{byte_offset_of_utf16, merge, utf16_offset_of_byte};
+
 /// How long after the last keystroke the field is written to the store.
 pub const SAVE_AFTER: Duration = Duration::from_millis(300);
 
@@ -70,69 +72,50 @@ impl FieldDraft {
         }
     }
 
+    /// The text as the store last gave it: what the worker's typing is based on.
+    pub fn stored(&self) -> &str {
+        &self.stored
+    }
+
     /// The store's text changed under the field (a colleague's edit arrived by sync). Words
-    /// typed meanwhile are carried over onto the new text: the worker's change, found as the
-    /// span between what the old and the typed text share at both ends, is made to the new
-    /// text at the same place.
+    /// typed meanwhile are kept with the colleague's: both changes are made to the text
+    /// ([`merge`]).
     ///
-    /// Returns whether the text to show changed: the input then has to be drawn anew with it,
-    /// since what the worker types is otherwise left in the input as it is.
+    /// Returns whether the text to show changed: the input then has to be given it.
     pub fn refresh(&mut self, stored: &str) -> bool {
         if stored == self.stored {
             return false;
         }
         let shown_before = self.shown().to_owned();
-        if let Some(typed) = &self.typed {
-            self.typed = Some(rebase(&self.stored, typed, stored));
-        }
-        self.stored = stored.to_owned();
-        if self.typed.as_deref() == Some(stored) {
-            self.typed = None;
-        }
+        let in_field = shown_before.clone();
+        self.merge_into_field(stored, &in_field, (0, 0));
         self.shown() != shown_before
     }
-}
 
-/// `typed` was made from `base`; returns the same change made to `newer`. If `newer` changed
-/// the very span the worker changed, the worker's text for that span wins and the rest of
-/// `newer` is kept.
-fn rebase(base: &str, typed: &str, newer: &str) -> String {
-    let prefix = common_prefix(base, typed);
-    let suffix = common_suffix(&base[prefix..], &typed[prefix..]);
-    let removed = &base[prefix..base.len() - suffix];
-    let inserted = &typed[prefix..typed.len() - suffix];
-    let (head, tail) = (&base[..prefix], &base[base.len() - suffix..]);
-    // Where the worker's change sits in the newer text: after the same words before it and
-    // before the same words after it.
-    if newer.starts_with(head) && newer.ends_with(tail) && head.len() + tail.len() <= newer.len() {
-        let middle = &newer[head.len()..newer.len() - tail.len()];
-        let middle = middle.strip_prefix(removed).unwrap_or(middle);
-        return format!("{head}{inserted}{middle}{tail}");
-    }
-    if let Some(at) = newer.find(head).filter(|_| !head.is_empty()) {
-        let after = &newer[at + head.len()..];
-        let after = after.strip_prefix(removed).unwrap_or(after);
-        return format!("{}{head}{inserted}{after}", &newer[..at]);
-    }
-    format!("{newer}{inserted}")
-}
-
-fn common_prefix(a: &str, b: &str) -> usize {
-    a.char_indices()
-        .zip(b.chars())
-        .find(|((_, x), y)| x != y)
-        .map_or(a.len().min(b.len()), |((at, _), _)| at)
-}
-
-fn common_suffix(a: &str, b: &str) -> usize {
-    let mut len = 0;
-    for (x, y) in a.chars().rev().zip(b.chars().rev()) {
-        if x != y {
-            break;
+    /// The store's text became `stored` while the input holds `in_field`, with the selection
+    /// at `selection` (start and end, in the UTF-16 units a web page counts). Returns the text
+    /// the input is to hold now, with both the worker's typing and the colleague's words, and
+    /// where its selection goes: beside the same words as before. `None` if the store's text
+    /// did not change.
+    pub fn merge_into_field(
+        &mut self,
+        stored: &str,
+        in_field: &str,
+        selection: (usize, usize),
+    ) -> Option<(String, (usize, usize))> {
+        if stored == self.stored {
+            return None;
         }
-        len += x.len_utf8();
+        let merged = merge(&self.stored, in_field, stored);
+        let place = |units: usize| {
+            let ours = byte_offset_of_utf16(in_field, units);
+            utf16_offset_of_byte(&merged.text, merged.position(ours))
+        };
+        let selection = (place(selection.0), place(selection.1));
+        self.stored = stored.to_owned();
+        self.typed = (merged.text != stored).then(|| merged.text.clone());
+        Some((merged.text, selection))
     }
-    len
 }
 
 #[cfg(test)]
@@ -222,6 +205,42 @@ mod tests {
         let shown = draft.shown();
         assert!(shown.contains("visit Friday."), "{shown}");
         assert!(shown.contains("call GP."), "{shown}");
+    }
+
+    #[test]
+    fn a_colleagues_words_merge_into_the_field_and_the_caret_stays_with_the_worker() {
+        let mut draft = FieldDraft::new("The plan: ");
+        // Typed, not yet saved; the caret at the end.
+        let typed = "The plan: Amara will phone the G";
+        draft.input(typed);
+        let caret = typed.encode_utf16().count();
+        let (text, selection) = draft
+            .merge_into_field("Ben agrees. The plan: ", typed, (caret, caret))
+            .expect("the store's text moved");
+        assert_eq!(text, "Ben agrees. The plan: Amara will phone the G");
+        let end = text.encode_utf16().count();
+        assert_eq!(
+            selection,
+            (end, end),
+            "the caret stays after the worker's last letter"
+        );
+        assert_eq!(draft.unsaved().as_deref(), Some(text.as_str()));
+        assert_eq!(draft.stored(), "Ben agrees. The plan: ");
+        // The same text again changes nothing.
+        assert_eq!(
+            draft.merge_into_field("Ben agrees. The plan: ", &text, (0, 0)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_selection_after_an_emoji_is_counted_as_the_page_counts_it() {
+        let mut draft = FieldDraft::new("😀 tea");
+        let (text, selection) = draft
+            .merge_into_field("Ben: 😀 tea", "😀 tea and toast", (16, 16))
+            .unwrap();
+        assert_eq!(text, "Ben: 😀 tea and toast");
+        assert_eq!(selection, (21, 21));
     }
 
     #[test]

@@ -5,5 +5,7 @@ pub mod caseload;
 pub mod field_draft;
 pub mod lock;
 pub mod save_status;
+pub mod server_address;
 pub mod sync_status;
 pub mod timeliness;
+pub mod update;

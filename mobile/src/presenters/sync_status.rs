@@ -5,6 +5,20 @@ use chrono::{DateTime, Utc};
 
 use super::timeliness::ago;
 
+/// Whether the browser keeps what the app stores (DESIGN §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoragePersistence {
+    /// The browser has promised to keep it.
+    Persistent,
+    /// The browser may clear it when space runs low, or (Safari) after seven days unused.
+    MayBeCleared,
+    /// The browser does not say (WebKit), and the app is not installed.
+    Unknown,
+    /// Not a browser, or an app installed to the home screen: the storage is the app's own.
+    #[default]
+    AppOwn,
+}
+
 /// The sync engine's state, as the screens show it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncStatus {
@@ -22,20 +36,27 @@ pub struct SyncStatus {
     pub problem: Option<String>,
     /// Whether the server refused this device's token (signed out or revoked).
     pub needs_sign_in: bool,
+    /// Whether the browser keeps the app's storage.
+    pub storage: StoragePersistence,
 }
 
 impl SyncStatus {
     /// The banner across the top of every screen, if there is something to say.
     pub fn banner(&self) -> Option<String> {
         if !self.online {
-            return Some(
-                "Offline. Your notes are saved on this device and will sync when you are back \
-                 online."
-                    .to_owned(),
-            );
+            let mut text = "Offline. Your notes are saved on this device and will sync when you \
+                            are back online."
+                .to_owned();
+            if let Some(warning) = self.storage_warning() {
+                text = format!("{text} {warning}");
+            }
+            return Some(text);
         }
         if self.needs_sign_in {
             return Some("Sign in again to sync your notes.".to_owned());
+        }
+        if let Some(warning) = self.storage_warning() {
+            return Some(warning);
         }
         if !self.signed_in {
             return Some("Working offline: sign in to a server to share your notes.".to_owned());
@@ -43,6 +64,42 @@ impl SyncStatus {
         self.problem
             .as_ref()
             .map(|problem| format!("Not synced: {problem}. Retrying."))
+    }
+
+    /// What the sync panel says of the device's storage, in a browser.
+    pub fn storage_line(&self) -> Option<&'static str> {
+        match self.storage {
+            StoragePersistence::Persistent => {
+                Some("Storage on this device is persistent: the browser keeps it.")
+            }
+            StoragePersistence::MayBeCleared => {
+                Some("Storage on this device is not persistent: the browser may clear it.")
+            }
+            StoragePersistence::Unknown => Some(
+                "This browser does not say whether it keeps the app's storage; Safari clears it \
+                 after seven days unused unless the app is on the home screen.",
+            ),
+            StoragePersistence::AppOwn => None,
+        }
+    }
+
+    /// Records wait to sync in storage the browser may clear: say so, and what avoids it.
+    pub fn storage_warning(&self) -> Option<String> {
+        let at_risk = matches!(
+            self.storage,
+            StoragePersistence::MayBeCleared | StoragePersistence::Unknown
+        );
+        if !at_risk || self.pending == 0 {
+            return None;
+        }
+        let waiting = match self.pending {
+            1 => "1 item waits".to_owned(),
+            n => format!("{n} items wait"),
+        };
+        Some(format!(
+            "{waiting} to sync, and this browser may clear its storage. Install the app to your \
+             home screen, or sync, to keep them safe."
+        ))
     }
 
     /// One line for the sync panel: pending changes and the last sync.
@@ -112,6 +169,35 @@ mod tests {
             "3 items waiting to sync · never synced"
         );
         assert!(!status.all_synced());
+    }
+
+    #[test]
+    fn unsynced_records_in_storage_the_browser_may_clear_are_warned_of() {
+        let mut status = SyncStatus {
+            online: true,
+            signed_in: true,
+            pending: 2,
+            storage: StoragePersistence::MayBeCleared,
+            ..SyncStatus::default()
+        };
+        let warning = status.storage_warning().expect("a warning");
+        assert!(warning.starts_with("2 items wait to sync"), "{warning}");
+        assert!(warning.contains("Install the app"), "{warning}");
+        assert_eq!(status.banner(), Some(warning));
+        status.online = false;
+        assert!(status.banner().unwrap().contains("may clear"));
+        // Nothing waiting, or storage the browser keeps: nothing to warn of.
+        status.pending = 0;
+        assert_eq!(status.storage_warning(), None);
+        status.pending = 2;
+        status.storage = StoragePersistence::Persistent;
+        assert_eq!(status.storage_warning(), None);
+        assert!(status.storage_line().unwrap().contains("persistent"));
+        status.storage = StoragePersistence::AppOwn;
+        assert_eq!(
+            (status.storage_warning(), status.storage_line()),
+            (None, None)
+        );
     }
 
     #[test]

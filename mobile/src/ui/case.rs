@@ -9,7 +9,8 @@ use doorstep_shared::template;
 
 use crate::platform;
 use crate::presenters::timeliness::when;
-use crate::session::{Screen, Session};
+use crate::session::Session;
+use crate::ui::Route;
 
 use super::form::{Editable, TemplateForm, parse_local_time};
 use super::{CardLink, humanize};
@@ -26,8 +27,8 @@ pub fn NewCase() -> Element {
             return;
         }
         if let Some(id) = session.write(|store| store.create_case(&client, platform::now())) {
-            session.back();
-            session.open(Screen::Case(id));
+            // The new case takes the place of the form that opened it.
+            session.replace_with(Route::CaseView { id });
         }
     };
     rsx! {
@@ -88,7 +89,7 @@ pub fn CaseView(id: CaseId) -> Element {
             div { class: "case-head",
                 h2 { "{case.profile.client_name}" }
                 span { class: "meta", "{humanize(case.status.state.as_str())}" }
-                button { class: "secondary", onclick: move |_| session.open(Screen::Profile(id)), "Profile, consents, goals, team" }
+                button { class: "secondary", onclick: move |_| session.open(Route::Profile { id }), "Profile, consents, goals, team" }
             }
             h3 { "New record" }
             div { class: "kinds",
@@ -112,7 +113,7 @@ pub fn CaseView(id: CaseId) -> Element {
                     li { key: "{index}",
                         if let Some(record) = entry.record {
                             CardLink {
-                                to: Screen::Record(record),
+                                to: Route::RecordView { id: record },
                                 title: entry.title.clone(),
                                 meta: format!("{} · {}", when(entry.at, zone), entry.detail),
                             }
@@ -154,7 +155,7 @@ fn NewRecord(case_id: CaseId, kind: RecordKind) -> Element {
         if let Some(record) =
             session.write(|store| store.create_record(case_id, kind, occurred, platform::now()))
         {
-            session.open(Screen::Record(record));
+            session.open(Route::RecordView { id: record });
         }
     };
     rsx! {

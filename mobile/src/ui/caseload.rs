@@ -6,7 +6,8 @@ use doorstep_shared::ids::DocId;
 use crate::platform;
 use crate::presenters::caseload::{CaseFilter, badge, visible};
 use crate::presenters::timeliness::{span, when};
-use crate::session::{Screen, Session};
+use crate::session::Session;
+use crate::ui::Route;
 
 use super::{CardLink, humanize};
 
@@ -39,6 +40,7 @@ pub fn Caseload() -> Element {
                 class: "search",
                 r#type: "search",
                 placeholder: "Search clients and notes",
+                autocomplete: "off",
                 "aria-label": "Search",
                 oninput: move |event| query.set(event.value()),
             }
@@ -53,7 +55,7 @@ pub fn Caseload() -> Element {
                 }
             }
             if overdue_total > 0 {
-                button { class: "overdue-link", onclick: move |_| session.open(Screen::Overdue),
+                button { class: "overdue-link", onclick: move |_| session.open(Route::Overdue {}),
                     span { class: "badge overdue", "{overdue_total}" }
                     " overdue notes"
                 }
@@ -67,7 +69,7 @@ pub fn Caseload() -> Element {
                 for case in shown {
                     li { key: "{case.id}",
                         CardLink {
-                            to: Screen::Case(case.id),
+                            to: Route::CaseView { id: case.id },
                             title: case.client_name.clone(),
                             meta: format!("{} · {} records", humanize(case.state.as_str()), case.records),
                             badge: badge(case),
@@ -82,8 +84,8 @@ pub fn Caseload() -> Element {
                         li { key: "{hit.doc.key()}",
                             CardLink {
                                 to: match hit.doc {
-                                    DocId::Case(id) => Screen::Case(id),
-                                    DocId::Record(id) => Screen::Record(id),
+                                    DocId::Case(id) => Route::CaseView { id },
+                                    DocId::Record(id) => Route::RecordView { id },
                                 },
                                 meta: hit.snippet.clone(),
                             }
@@ -91,7 +93,7 @@ pub fn Caseload() -> Element {
                     }
                 }
             }
-            button { class: "fab primary", onclick: move |_| session.open(Screen::NewCase), "New case" }
+            button { class: "fab primary", onclick: move |_| session.open(Route::NewCase {}), "New case" }
         }
     }
 }
@@ -115,7 +117,7 @@ pub fn Overdue() -> Element {
                 for record in records {
                     li { key: "{record.id}",
                         CardLink {
-                            to: Screen::Record(record.id),
+                            to: Route::RecordView { id: record.id },
                             title: record.kind.template().label.to_owned(),
                             meta: format!("Visit {} · by {}", when(record.due_from, zone), record.author),
                             badge: (format!("{} since the visit", span(now - record.due_from)), true),

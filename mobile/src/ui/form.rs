@@ -299,6 +299,13 @@ pub fn parse_local_time(text: &str) -> Option<chrono::DateTime<Utc>> {
 }
 
 /// A narrative (multi-line) or line field, saved as the worker pauses.
+///
+/// What the worker types stays in the input (see "Typed text" in [`super`]). When a
+/// colleague's words reach the field by sync, they are merged into the input where it stands,
+/// with the worker's focus, caret and selection kept beside the same words
+/// ([`FieldDraft::merge_into_field`]): redrawing the input would move focus away, and every
+/// keystroke after it would go nowhere. Where the page cannot be reached like that (desktop
+/// and phone builds), the input is drawn anew with the merged text.
 #[component]
 fn TextField(
     doc: DocId,
@@ -308,39 +315,46 @@ fn TextField(
     editable: bool,
 ) -> Element {
     let session = Session::get();
-    // Read with `peek` only: typing must not re-render the field (see "Typed text" in `ui`).
+    // Read with `peek` only: typing must not re-render the field.
     let mut draft = use_signal(|| FieldDraft::new(value.clone()));
-    // Moves when the text to show changed other than by typing, to draw the input anew.
+    // Moves when the input has to be drawn anew with the text to show.
     let mut redraws = use_signal(|| 0u64);
+    let element_id = use_hook(|| {
+        let item = item
+            .as_ref()
+            .map(|(_, id)| id.to_string())
+            .unwrap_or_default();
+        format!("field-{}-{item}-{}", doc.key(), spec.name)
+    });
     // The store's text moved under the field (a colleague's edit arrived by sync).
-    use_effect(use_reactive!(|value| {
-        if draft.write().refresh(&value) {
-            redraws += 1;
-        }
-    }));
+    {
+        let element_id = element_id.clone();
+        use_effect(use_reactive!(|value| {
+            let merged_in_place = platform::merge_into_input(&element_id, |in_field, selection| {
+                draft.write().merge_into_field(&value, in_field, selection)
+            });
+            if !merged_in_place && draft.write().refresh(&value) {
+                redraws += 1;
+            }
+        }));
+    }
+    // The worker's text, as typed onto the text the field last had from the store: whatever
+    // reached the store since is kept beside it.
+    let typed = move |text: String| FieldValue::Typed {
+        base: draft.peek().stored().to_owned(),
+        text,
+    };
     let item_for_drop = item.clone();
     use_drop(move || {
         // Leaving the screen mid-pause: write what was typed.
         if let Some(text) = draft.peek().unsaved() {
-            save(
-                session,
-                doc,
-                &item_for_drop,
-                spec.name,
-                FieldValue::Text(text),
-            );
+            save(session, doc, &item_for_drop, spec.name, typed(text));
         }
     });
     let mut write_now = {
         let item = item.clone();
         move |text: String| {
-            if save(
-                session,
-                doc,
-                &item,
-                spec.name,
-                FieldValue::Text(text.clone()),
-            ) {
+            if save(session, doc, &item, spec.name, typed(text.clone())) {
                 draft.write().saved(&text);
             }
         }
@@ -374,7 +388,9 @@ fn TextField(
                 if narrative {
                     textarea {
                         key: "{generation}",
+                        id: "{element_id}",
                         name: spec.name,
+                        autocomplete: "off",
                         rows: 3,
                         readonly: !editable,
                         initial_value: "{shown}",
@@ -384,7 +400,9 @@ fn TextField(
                 } else {
                     input {
                         key: "{generation}",
+                        id: "{element_id}",
                         name: spec.name,
+                        autocomplete: "off",
                         readonly: !editable,
                         initial_value: "{shown}",
                         oninput: oninput.clone(),

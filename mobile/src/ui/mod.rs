@@ -19,14 +19,23 @@ mod record;
 mod sign_in;
 mod sync_panel;
 mod unlock;
+mod update;
 
 use std::time::Duration;
 
 use dioxus::prelude::*;
+use doorstep_shared::ids::{CaseId, RecordId};
 
 use crate::platform;
-use crate::session::{Screen, Session};
+use crate::session::Session;
 use crate::sync_engine;
+
+use case::{CaseView, NewCase, Profile};
+use caseload::{Caseload, Overdue};
+use history::History;
+use record::RecordView;
+use sign_in::SignIn;
+use sync_panel::SyncPanel;
 
 /// Phone-first styles: one column, large targets, high contrast.
 const STYLE: &str = include_str!("style.css");
@@ -34,13 +43,89 @@ const STYLE: &str = include_str!("style.css");
 /// How often the inactivity lock is checked.
 const LOCK_CHECK_EVERY: Duration = Duration::from_secs(10);
 
+/// Every screen has an address (DESIGN §9): the back gesture moves between screens, and a
+/// reload or a link lands on the screen it names, once the app is unlocked. While the app
+/// is locked every address shows the unlock screen.
+#[derive(Routable, Clone, Debug, PartialEq)]
+#[rustfmt::skip]
+pub enum Route {
+    #[layout(Shell)]
+        /// The worker's cases.
+        #[route("/")]
+        Caseload {},
+        /// Sign in to a server, or work offline.
+        #[route("/sign-in")]
+        SignIn {},
+        /// Records overdue across the caseload.
+        #[route("/overdue")]
+        Overdue {},
+        /// Opening a new case.
+        #[route("/new-case")]
+        NewCase {},
+        /// A case: profile summary, timeline, new records.
+        #[route("/cases/:id")]
+        CaseView { id: CaseId },
+        /// A case's full profile: consents, goals, household, contacts, team, status.
+        #[route("/cases/:id/profile")]
+        Profile { id: CaseId },
+        /// A record's editor, review and timeliness.
+        #[route("/records/:id")]
+        RecordView { id: RecordId },
+        /// Who wrote what in a record, and the record as signed.
+        #[route("/records/:id/history")]
+        History { id: RecordId },
+        /// Sync status and settings.
+        #[route("/sync")]
+        SyncPanel {},
+        /// An address the app does not know: the caseload.
+        #[route("/:..segments")]
+        Unknown { segments: Vec<String> },
+}
+
+impl Route {
+    /// The screen's title in the top bar.
+    fn title(&self) -> &'static str {
+        match self {
+            Route::Caseload {} | Route::Unknown { .. } => "Caseload",
+            Route::SignIn {} => "Sign in",
+            Route::Overdue {} => "Overdue notes",
+            Route::NewCase {} => "New case",
+            Route::CaseView { .. } => "Case",
+            Route::Profile { .. } => "Case profile",
+            Route::RecordView { .. } => "Record",
+            Route::History { .. } => "History",
+            Route::SyncPanel {} => "Sync",
+        }
+    }
+
+    /// Where "Back" goes when the app was opened on this screen (by a link or a reload) and
+    /// there is no screen of this visit to go back to. A record's parent is its case, which
+    /// only the store knows: `case` says it.
+    pub fn parent(&self, case: Option<CaseId>) -> Option<Route> {
+        match self {
+            Route::Caseload {} => None,
+            Route::Profile { id } => Some(Route::CaseView { id: *id }),
+            Route::RecordView { .. } => {
+                Some(case.map_or(Route::Caseload {}, |id| Route::CaseView { id }))
+            }
+            Route::History { id } => Some(Route::RecordView { id: *id }),
+            _ => Some(Route::Caseload {}),
+        }
+    }
+}
+
 /// The app's root.
 #[component]
 pub fn App() -> Element {
     let mut session = use_context_provider(Session::new);
     let engine = use_coroutine(move |requests| sync_engine::run(requests, session));
     use_hook(move || session.attach_sync(engine));
-    use_hook(platform::save_typing_when_hidden);
+    use_hook(move || platform::app_shell::start(session.update));
+    use_future(move || async move {
+        let storage = platform::app_shell::persist_storage().await;
+        session.sync.write().storage = storage;
+    });
+    use_hook(move || platform::on_visibility(move |hidden| session.page_hidden(hidden)));
     use_future(move || async move {
         loop {
             platform::sleep(LOCK_CHECK_EVERY).await;
@@ -49,52 +134,55 @@ pub fn App() -> Element {
             }
         }
     });
-    let screen = session.screen();
     rsx! {
         style { {STYLE} }
+        Router::<Route> {}
+    }
+}
+
+/// What every screen sits in: the unlock screen while locked; else the top bar, the sync
+/// banner, the screen, and any notice.
+#[component]
+fn Shell() -> Element {
+    let mut session = Session::get();
+    let route = use_route::<Route>();
+    let unlocked = session.unlocked();
+    rsx! {
         div {
             class: "app",
             onpointerdown: move |_| session.lock.write().touch(platform::now()),
             onkeydown: move |_| session.lock.write().touch(platform::now()),
-            if !matches!(screen, Screen::Unlock) {
-                TopBar { screen }
+            if unlocked {
+                TopBar { route: route.clone() }
                 sync_panel::Banner {}
-            }
-            main {
-                match screen {
-                    Screen::Unlock => rsx! { unlock::Unlock {} },
-                    Screen::SignIn => rsx! { sign_in::SignIn {} },
-                    Screen::Caseload => rsx! { caseload::Caseload {} },
-                    Screen::Overdue => rsx! { caseload::Overdue {} },
-                    Screen::NewCase => rsx! { case::NewCase {} },
-                    Screen::Case(id) => rsx! { case::CaseView { key: "{id}", id } },
-                    Screen::Profile(id) => rsx! { case::Profile { key: "{id}", id } },
-                    Screen::Record(id) => rsx! { record::RecordView { key: "{id}", id } },
-                    Screen::History(id) => rsx! { history::History { key: "{id}", id } },
-                    Screen::Sync => rsx! { sync_panel::SyncPanel {} },
-                }
+                update::UpdateReady {}
+                main { Outlet::<Route> {} }
+            } else {
+                update::UpdateReady {}
+                main { unlock::Unlock {} }
             }
             Notice {}
+        }
+        // Drawn over everything while the page is hidden, so that the app switcher's picture
+        // of the app shows no client's name (see `platform::on_visibility`).
+        div { class: "privacy-cover", "aria-hidden": "true",
+            span { class: "brand", "Doorstep" }
         }
     }
 }
 
+/// An address the app does not know shows the caseload.
 #[component]
-fn TopBar(screen: Screen) -> Element {
+fn Unknown(segments: Vec<String>) -> Element {
+    let _ = segments;
+    rsx! { Caseload {} }
+}
+
+#[component]
+fn TopBar(route: Route) -> Element {
     let mut session = Session::get();
-    let can_go_back = session.screens.read().len() > 1;
-    let title = match screen {
-        Screen::Unlock => "Doorstep",
-        Screen::SignIn => "Sign in",
-        Screen::Caseload => "Caseload",
-        Screen::Overdue => "Overdue notes",
-        Screen::NewCase => "New case",
-        Screen::Case(_) => "Case",
-        Screen::Profile(_) => "Case profile",
-        Screen::Record(_) => "Record",
-        Screen::History(_) => "History",
-        Screen::Sync => "Sync",
-    };
+    let title = route.title();
+    let has_parent = route.parent(None).is_some();
     let sync = session.sync.read();
     let (dot, sync_label) = if !sync.online {
         ("dot offline", "Offline")
@@ -105,18 +193,24 @@ fn TopBar(screen: Screen) -> Element {
     } else {
         ("dot ok", "Synced")
     };
+    let on_sync = matches!(route, Route::SyncPanel {});
     rsx! {
         header { class: "topbar",
-            if can_go_back {
-                button { class: "icon", "aria-label": "Back", onclick: move |_| session.back(), "‹" }
+            if has_parent {
+                button {
+                    class: "icon",
+                    "aria-label": "Back",
+                    onclick: move |_| session.back(&route),
+                    "‹"
+                }
             }
             h1 { "{title}" }
             button {
                 class: "sync-chip",
                 "aria-label": "Sync status",
                 onclick: move |_| {
-                    if session.screen() != Screen::Sync {
-                        session.open(Screen::Sync)
+                    if !on_sync {
+                        session.open(Route::SyncPanel {})
                     }
                 },
                 span { class: "{dot}" }
@@ -143,14 +237,14 @@ fn Notice() -> Element {
 /// A card in a list that opens `to` when tapped: a case, a record, a search hit.
 #[component]
 fn CardLink(
-    to: Screen,
+    to: Route,
     title: Option<String>,
     meta: String,
     badge: Option<(String, bool)>,
 ) -> Element {
     let mut session = Session::get();
     rsx! {
-        button { class: "card", onclick: move |_| session.open(to),
+        button { class: "card", onclick: move |_| session.open(to.clone()),
             if let Some(title) = title {
                 span { class: "title", "{title}" }
             }

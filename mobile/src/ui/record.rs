@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::platform;
 use crate::presenters::timeliness::{timeliness, when};
-use crate::session::{Screen, Session};
+use crate::session::Session;
+use crate::ui::Route;
 
 use super::form::{Editable, TemplateForm};
 use super::humanize;
@@ -78,7 +79,7 @@ pub fn RecordView(id: RecordId) -> Element {
             TemplateForm { key: "{id}", doc: DocId::Record(id), template, values, editable }
             Addenda { record: record.clone() }
             Review { record: record.clone(), reviews }
-            button { class: "secondary", onclick: move |_| session.open(Screen::History(id)), "History" }
+            button { class: "secondary", onclick: move |_| session.open(Route::History { id }), "History" }
         }
     }
 }

@@ -1,12 +1,18 @@
 //! Sign in to the agency's sync server, or work offline under one's user name.
+//!
+//! The server is the one the app came from (or the one this device last signed in to); the
+//! worker may type another, which must be `https` ([`ServerAddress`]). Nothing in the page's
+//! address can choose where the password goes.
 
 use dioxus::prelude::*;
 use doorstep_shared::ids::UserId;
 use doorstep_shared::sync::http::SyncClient;
 
 use crate::platform;
-use crate::session::{Screen, Session, SyncTrigger, settings};
+use crate::presenters::server_address::ServerAddress;
+use crate::session::{Session, SyncTrigger, settings};
 use crate::sync_engine::describe;
+use crate::ui::Route;
 
 #[component]
 pub fn SignIn() -> Element {
@@ -17,6 +23,9 @@ pub fn SignIn() -> Element {
         .and_then(Result::ok)
         .flatten();
     let mut server = use_signal(|| saved_server.unwrap_or_else(platform::default_server));
+    // Whether the worker is typing another server's address.
+    let mut other_server = use_signal(|| server.peek().is_empty());
+    let shown_server = ServerAddress::parse(&server.peek()).map(|server| server.host());
     let mut user = use_signal(|| known_user.clone().unwrap_or_default());
     let mut password = use_signal(String::new);
     let mut problem = use_signal(|| None::<String>);
@@ -44,11 +53,15 @@ pub fn SignIn() -> Element {
         if *busy.peek() {
             return;
         }
-        let (address, name, secret) = (
-            server.peek().trim().to_owned(),
-            user.peek().clone(),
-            password.peek().clone(),
-        );
+        let address = match ServerAddress::parse(&server.peek()) {
+            Ok(address) => address.as_str().to_owned(),
+            Err(why) => {
+                problem.set(Some(why.to_owned()));
+                other_server.set(true);
+                return;
+            }
+        };
+        let (name, secret) = (user.peek().clone(), password.peek().clone());
         busy.set(true);
         problem.set(None);
         spawn(async move {
@@ -78,7 +91,7 @@ pub fn SignIn() -> Element {
                         sync.problem = None;
                     }
                     session.request_sync(SyncTrigger::Now);
-                    session.reset_to(Screen::Caseload);
+                    session.replace_with(Route::Caseload {});
                 }
                 Ok(None) => problem.set(Some("The server issued no device token.".into())),
                 Err(why) => problem.set(Some(why)),
@@ -89,7 +102,7 @@ pub fn SignIn() -> Element {
     let work_offline = move |_| {
         let name = user.peek().clone();
         if become_user(&name).is_some() {
-            session.reset_to(Screen::Caseload);
+            session.replace_with(Route::Caseload {});
         }
     };
 
@@ -97,14 +110,36 @@ pub fn SignIn() -> Element {
         section { class: "sign-in",
             p { "Sign in to your agency's server to share notes with your team. You can also work offline and sign in later." }
             form { onsubmit: sign_in,
-                label {
-                    "Server"
-                    input {
-                        r#type: "url",
-                        name: "server",
-                        inputmode: "url",
-                        initial_value: "{server.peek()}",
-                        oninput: move |event| server.set(event.value()),
+                if other_server() {
+                    label {
+                        "Server"
+                        input {
+                            r#type: "url",
+                            name: "server",
+                            inputmode: "url",
+                            autocomplete: "off",
+                            autocapitalize: "none",
+                            spellcheck: "false",
+                            placeholder: "https://doorstep.agency.example",
+                            initial_value: "{server.peek()}",
+                            oninput: move |event| server.set(event.value()),
+                        }
+                    }
+                } else {
+                    div { class: "server-line",
+                        span { class: "meta", "Server: " }
+                        strong { class: "server-host",
+                            match &shown_server {
+                                Ok(host) => host.clone(),
+                                Err(_) => server.peek().clone(),
+                            }
+                        }
+                        button {
+                            class: "text-button",
+                            r#type: "button",
+                            onclick: move |_| other_server.set(true),
+                            "Use another server"
+                        }
                     }
                 }
                 label {
@@ -124,6 +159,8 @@ pub fn SignIn() -> Element {
                         r#type: "password",
                         name: "password",
                         autocomplete: "current-password",
+                        autocapitalize: "none",
+                        spellcheck: "false",
                         oninput: move |event| password.set(event.value()),
                     }
                 }

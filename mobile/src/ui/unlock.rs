@@ -87,7 +87,8 @@ pub fn Unlock() -> Element {
                     input {
                         r#type: "password",
                         name: "passphrase",
-                        autocomplete: if exists { "current-password" } else { "new-password" },
+                        // The key to the notes: not for the browser's password manager.
+                        autocomplete: "off",
                         oninput: move |event| passphrase.set(event.value()),
                     }
                 }
@@ -97,7 +98,7 @@ pub fn Unlock() -> Element {
                         input {
                             r#type: "password",
                             name: "confirmation",
-                            autocomplete: "new-password",
+                            autocomplete: "off",
                             oninput: move |event| confirmation.set(event.value()),
                         }
                     }

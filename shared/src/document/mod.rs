@@ -179,6 +179,15 @@ pub enum Action {
 pub enum FieldValue {
     /// For narrative and line fields, and choices.
     Text(String),
+    /// For narrative and line fields: the worker turned `base`, the text as their screen
+    /// last had it, into `text`. Whatever reached the field since (a colleague's words, by
+    /// sync) is kept beside theirs ([`crate::text::merge`]), where `Text` would take it out.
+    Typed {
+        /// The field's text when the worker's screen last had it from the document.
+        base: String,
+        /// The text on the worker's screen.
+        text: String,
+    },
     /// For flags.
     Flag(bool),
     /// For numbers.
@@ -974,6 +983,18 @@ fn put_value(
         (FieldKind::Line | FieldKind::Choice(_), FieldValue::Text(text)) => {
             doc.put(obj, name, text.as_str())?;
         }
+        (FieldKind::Narrative, FieldValue::Typed { base, text }) => {
+            let text_obj = match doc.get(obj, name)? {
+                Some((automerge::Value::Object(ObjType::Text), text_obj)) => text_obj,
+                _ => doc.put_object(obj, name, ObjType::Text)?,
+            };
+            let now = doc.text(&text_obj)?;
+            doc.update_text(&text_obj, typed_onto(base, text, &now))?;
+        }
+        (FieldKind::Line, FieldValue::Typed { base, text }) => {
+            let now = read_str(doc, obj, name).unwrap_or_default();
+            doc.put(obj, name, typed_onto(base, text, &now))?;
+        }
         (FieldKind::Flag, FieldValue::Flag(flag)) => doc.put(obj, name, *flag)?,
         (FieldKind::Number, FieldValue::Number(number)) => doc.put(obj, name, *number)?,
         (FieldKind::Date, FieldValue::Date(date)) => doc.put(obj, name, date.to_string())?,
@@ -984,9 +1005,21 @@ fn put_value(
     Ok(())
 }
 
+/// The text to store when the worker turned `base` into `text` and the field holds `now`.
+fn typed_onto(base: &str, text: &str, now: &str) -> String {
+    if now == base {
+        text.to_owned()
+    } else {
+        crate::text::merge(base, text, now).text
+    }
+}
+
 fn check_value(spec: &FieldSpec, value: &FieldValue) -> Result<(), DocumentError> {
     let expected = match (spec.kind, value) {
-        (FieldKind::Narrative | FieldKind::Line, FieldValue::Text(_))
+        (
+            FieldKind::Narrative | FieldKind::Line,
+            FieldValue::Text(_) | FieldValue::Typed { .. },
+        )
         | (FieldKind::Flag, FieldValue::Flag(_))
         | (FieldKind::Number, FieldValue::Number(_))
         | (FieldKind::Date, FieldValue::Date(_))

@@ -112,6 +112,44 @@ fn two_offline_edits_to_the_same_paragraph_both_survive() {
 }
 
 #[test]
+fn words_typed_on_an_older_text_keep_a_colleagues_words_that_arrived_meanwhile() {
+    let (amara, ben) = (writer("amara"), writer("ben"));
+    let mut document = new_visit(&amara);
+    document
+        .edit(&amara, &Edit::text("plan", "The plan: "), at(51))
+        .unwrap();
+    let mut bens = replica(&mut document);
+    bens.edit(&ben, &Edit::text("plan", "Ben agrees. The plan: "), at(52))
+        .unwrap();
+    // Ben's words arrive before Amara's typing is written: her screen still had the older
+    // text, and her whole new text would take his words out again.
+    sync(&mut bens, &mut document);
+    let typed = FieldValue::Typed {
+        base: "The plan: ".into(),
+        text: "The plan: Amara will phone the GP.".into(),
+    };
+    document
+        .edit(&amara, &Edit::set("plan", typed), at(53))
+        .unwrap();
+    assert_eq!(
+        home_visit(&document).plan,
+        "Ben agrees. The plan: Amara will phone the GP."
+    );
+    // Typed onto the text the field holds, it is an ordinary edit.
+    let typed = FieldValue::Typed {
+        base: "Ben agrees. The plan: Amara will phone the GP.".into(),
+        text: "Ben agrees. The plan: Amara will phone the GP today.".into(),
+    };
+    document
+        .edit(&amara, &Edit::set("plan", typed), at(54))
+        .unwrap();
+    assert_eq!(
+        home_visit(&document).plan,
+        "Ben agrees. The plan: Amara will phone the GP today."
+    );
+}
+
+#[test]
 fn entries_added_concurrently_on_two_devices_both_survive() {
     let facilitator = writer("amara");
     let cofacilitator = writer("ben");

@@ -1,0 +1,121 @@
+// The core of the phone story in WebKit, Safari's engine on iPhones: set a passphrase, sign
+// in, write a note with real key events, reload it with the network cut (the service worker
+// opens the app), and sync it, after which a colleague's phone (Chromium) has it.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Phone, SyncServer, copyOfWebBuild, freePort, launchChromium, screenshots, PASSWORD } from './harness.mjs';
+import { launchWebKit, networkSwitch } from './webkit.mjs';
+
+const CLIENT = 'Mr Idris Bello';
+const SEEN = 'Flat tidy; he had his tablets set out for the week.';
+const PASSPHRASE = 'amara lantern orchard quill';
+
+describe('Doorstep on an iPhone (WebKit)', () => {
+  let server, network, safari, appUrl;
+
+  const shot = async (name) => {
+    mkdirSync(screenshots, { recursive: true });
+    await safari.screenshot(join(screenshots, `webkit-${name}.png`));
+  };
+  const text = (css) => safari.run('return document.querySelector(arguments[0])?.innerText ?? ""', css);
+  const heading = (words) => safari.until(
+    'return [...document.querySelectorAll("h1, h2")].some((h) => h.innerText.includes(arguments[0]))',
+    `a heading "${words}"`,
+    30_000,
+    words,
+  );
+  const unlock = async () => {
+    await safari.type(await safari.find('input[name="passphrase"]'), PASSPHRASE);
+    await safari.click(await safari.button('Unlock'));
+  };
+
+  before(async () => {
+    server = new SyncServer(await freePort(), copyOfWebBuild());
+    server.seed();
+    await server.start();
+    appUrl = `${server.url}/`;
+    network = await networkSwitch();
+    safari = await launchWebKit({ proxy: network.address });
+  });
+
+  after(async () => {
+    await safari?.quit();
+    await network?.close();
+    await server?.stop();
+  });
+
+  test('set a passphrase and sign in', async () => {
+    await safari.navigate(appUrl);
+    await safari.type(await safari.find('input[name="passphrase"]'), PASSPHRASE);
+    await safari.type(await safari.find('input[name="confirmation"]'), PASSPHRASE);
+    await safari.click(await safari.button('Set passphrase'));
+    await safari.type(await safari.find('input[name="user"]'), 'amara');
+    await safari.type(await safari.find('input[name="password"]'), PASSWORD);
+    assert.equal(await text('.server-host'), new URL(server.url).host);
+    await safari.click(await safari.button('Sign in'));
+    await heading('Caseload');
+    await shot('caseload');
+  });
+
+  test('write a note, typed key by key', async () => {
+    await safari.click(await safari.button('New case'));
+    await safari.type(await safari.find('input[name="client_name"]'), CLIENT);
+    await safari.click(await safari.button('Open case'));
+    await heading(CLIENT);
+    await safari.click(await safari.button('Home visit'));
+    await safari.click(await safari.find('form.new-record button[type="submit"]'));
+    await heading('Home visit');
+    const field = await safari.find('textarea[name="observed_client"]');
+    await safari.type(field, SEEN);
+    // Leaving the field saves it at once.
+    await safari.click(await safari.find('textarea[name="assessment"]'));
+    await safari.until(
+      'return /Saved on this device|Synced/.test(document.querySelector(".save-status")?.innerText)',
+      'the note saved on the device',
+    );
+    await shot('home-visit');
+  });
+
+  test('with the network cut, a reload opens the app from its service worker, and the note is there', async () => {
+    await safari.until(
+      'return navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)',
+      'the service worker in control',
+    );
+    network.cut();
+    const reachable = await safari.run('return fetch("/healthz").then(() => true, () => false)');
+    assert.equal(reachable, false, 'the network is cut');
+    await safari.refresh();
+    await unlock();
+    await heading('Home visit');
+    assert.equal(await safari.run('return document.querySelector(\'textarea[name="observed_client"]\').value'), SEEN);
+    await shot('offline-reload');
+  });
+
+  test('with the network back, the note syncs and a colleague has it', async () => {
+    network.restore();
+    await safari.click(await safari.find('button[aria-label="Sync status"]'));
+    await safari.click(await safari.button('Sync now'));
+    await safari.until(
+      'return /^Everything is synced · last synced just now/.test(document.querySelector(".summary")?.innerText)',
+      'everything synced',
+      60_000,
+    );
+    await shot('synced');
+    const chromium = await launchChromium();
+    try {
+      const ben = await Phone.open(chromium, appUrl, 'ben');
+      await ben.setPassphrase();
+      await ben.signIn('ben');
+      await ben.syncNow();
+      await ben.home();
+      await ben.openCase(CLIENT);
+      await ben.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
+      assert.equal(await ben.field('observed_client').inputValue(), SEEN);
+    } finally {
+      await chromium.close();
+    }
+  });
+});
