@@ -41,29 +41,27 @@ pub struct SyncStatus {
 }
 
 impl SyncStatus {
-    /// The banner across the top of every screen, if there is something to say.
+    /// The banner across the top of every screen, if there is something to say. When records
+    /// cannot sync now and the browser may clear its storage, it says that too; not while
+    /// syncing works, where what waits is gone in a moment (a banner that came and went with
+    /// every save would move the screen under the worker's finger).
     pub fn banner(&self) -> Option<String> {
-        if !self.online {
-            let mut text = "Offline. Your notes are saved on this device and will sync when you \
-                            are back online."
-                .to_owned();
-            if let Some(warning) = self.storage_warning() {
-                text = format!("{text} {warning}");
-            }
-            return Some(text);
-        }
-        if self.needs_sign_in {
-            return Some("Sign in again to sync your notes.".to_owned());
-        }
-        if let Some(warning) = self.storage_warning() {
-            return Some(warning);
-        }
-        if !self.signed_in {
-            return Some("Working offline: sign in to a server to share your notes.".to_owned());
-        }
-        self.problem
-            .as_ref()
-            .map(|problem| format!("Not synced: {problem}. Retrying."))
+        let why = if !self.online {
+            "Offline. Your notes are saved on this device and will sync when you are back online."
+                .to_owned()
+        } else if self.needs_sign_in {
+            "Sign in again to sync your notes.".to_owned()
+        } else if !self.signed_in {
+            "Working offline: sign in to a server to share your notes.".to_owned()
+        } else if let Some(problem) = &self.problem {
+            format!("Not synced: {problem}. Retrying.")
+        } else {
+            return None;
+        };
+        Some(match self.storage_warning() {
+            Some(warning) => format!("{why} {warning}"),
+            None => why,
+        })
     }
 
     /// What the sync panel says of the device's storage, in a browser.
@@ -183,9 +181,13 @@ mod tests {
         let warning = status.storage_warning().expect("a warning");
         assert!(warning.starts_with("2 items wait to sync"), "{warning}");
         assert!(warning.contains("Install the app"), "{warning}");
-        assert_eq!(status.banner(), Some(warning));
+        // While sync works, what waits is gone in a moment: no banner.
+        assert_eq!(status.banner(), None);
         status.online = false;
-        assert!(status.banner().unwrap().contains("may clear"));
+        assert!(status.banner().unwrap().ends_with(&warning));
+        status.online = true;
+        status.problem = Some("the server could not be reached".into());
+        assert!(status.banner().unwrap().ends_with(&warning));
         // Nothing waiting, or storage the browser keeps: nothing to warn of.
         status.pending = 0;
         assert_eq!(status.storage_warning(), None);
