@@ -127,9 +127,6 @@ impl Session {
         self.depth.set(0);
         // Unlocking took a tap: the browser now lets the app keep the back gesture inside it.
         platform::keep_back_inside_app(self.depth);
-        if user.is_none() {
-            navigator().replace(Route::SignIn {});
-        }
         self.refresh_pending();
         self.request_sync(SyncTrigger::Now);
         Ok(())
@@ -144,6 +141,7 @@ impl Session {
             platform::writes_settled().await;
             session.store.set(None);
             session.save.set(SaveStatus::default());
+            platform::uncover();
         });
     }
 
@@ -164,8 +162,12 @@ impl Session {
         } else {
             let due = self.lock.peek().due(now);
             self.lock.write().show(now);
+            // The page stays covered until this is settled, so a locked app never shows a
+            // frame of what it held.
             if due && self.is_unlocked() {
                 self.lock_now();
+            } else {
+                platform::uncover();
             }
             platform::app_shell::check_for_update();
         }

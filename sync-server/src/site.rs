@@ -4,7 +4,8 @@
 //! The web app is an installable, offline app (DESIGN §9): its service worker keeps a copy of
 //! the page and of the build's files for when the network is gone, and checks for a new build
 //! whenever it can. So the files are served with the cache headers that make that work:
-//! - `/assets/…`, whose names `dx` makes from their contents, may be kept for ever;
+//! - `/assets/…`, whose names `dx` makes from their contents, may be kept for ever (so nothing
+//!   may be put there whose name stays when its contents change);
 //! - everything else (the page, `sw.js`, the manifest, the icons) is `no-cache`: the browser
 //!   asks every time, so a new build is noticed at once;
 //! - a path of the app's own screens (`/cases/…`, no file extension) gets the page, so a

@@ -2,8 +2,8 @@
 //! no network, the new versions it finds, and persistent storage. Elsewhere the app is
 //! installed as a program of its own, and none of this applies.
 //!
-//! The worker itself is `mobile/public/sw.js`; `scripts/web-build` writes the build's list of
-//! files into it.
+//! The worker itself is `mobile/web/sw.js`, which `scripts/web-app-shell` writes into each
+//! build with the build's list of files.
 
 use dioxus::prelude::*;
 

@@ -106,7 +106,10 @@ pub fn device_name() -> String {
 /// instead (see the text field in `ui::form`).
 pub fn merge_into_input(
     _id: &str,
-    _merge: impl FnOnce(&str, (usize, usize)) -> Option<(String, (usize, usize))>,
+    _merge: impl FnOnce(&str, (usize, usize)) -> Option<(String, (usize, usize))> + 'static,
 ) -> bool {
     false
 }
+
+/// Nothing is covered here (see [`on_visibility`]).
+pub fn uncover() {}

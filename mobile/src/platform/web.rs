@@ -80,10 +80,11 @@ pub async fn claim_store(wait: bool) -> bool {
 ///
 /// Before the callback, and before the browser draws the app switcher's picture of the page,
 /// the page is covered (the `covered` class on `<html>`, which the style sheet turns into a
-/// plain cover): the app re-renders only later, which would be too late. And the field being
-/// typed into is left, which saves it, while the page can still reach IndexedDB: text is
-/// otherwise written once typing pauses, and a page hidden or closed within that pause
-/// would lose it.
+/// plain cover): the app re-renders only later, which would be too late. The cover stays when
+/// the page is shown again, until the app has decided whether to lock ([`uncover`]). And the
+/// field being typed into is left, which saves it, while the page can still reach IndexedDB:
+/// text is otherwise written once typing pauses, and a page hidden or closed within that
+/// pause would lose it.
 pub fn on_visibility(callback: impl FnMut(bool) + 'static) {
     let Some(window) = web_sys::window() else {
         return;
@@ -97,8 +98,8 @@ pub fn on_visibility(callback: impl FnMut(bool) + 'static) {
         let hidden = web_sys::window()
             .and_then(|window| window.document())
             .is_some_and(|document| document.hidden());
-        cover(hidden);
         if hidden {
+            cover(true);
             save_focused_field();
         }
         callback(hidden);
@@ -114,6 +115,21 @@ pub fn on_visibility(callback: impl FnMut(bool) + 'static) {
     // The listeners live as long as the page.
     on_page_hide.forget();
     on_visibility.forget();
+}
+
+/// Takes the cover away once the screen under it is drawn: the app shown again, still
+/// unlocked or now locked.
+pub fn uncover() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let after_drawing = Closure::once_into_js(|| cover(false));
+    if window
+        .request_animation_frame(after_drawing.unchecked_ref())
+        .is_err()
+    {
+        cover(false);
+    }
 }
 
 fn cover(covered: bool) {
@@ -244,11 +260,68 @@ pub fn device_name() -> String {
     format!("{browser} (web)")
 }
 
+thread_local! {
+    /// Whether the keyboard is composing a word (a phone keyboard's underlined word, or an
+    /// input method's characters): the input's text must not change under it.
+    static COMPOSING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// A merge that waits for the word being composed, the latest only.
+    #[allow(clippy::type_complexity)]
+    static MERGE_AFTER_WORD: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
+    static WATCHING_COMPOSITION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn watch_composition() {
+    if WATCHING_COMPOSITION.replace(true) {
+        return;
+    }
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let started = Closure::<dyn FnMut()>::new(|| COMPOSING.set(true));
+    let mut finished = in_app(|()| {
+        COMPOSING.set(false);
+        if let Some(merge) = MERGE_AFTER_WORD.take() {
+            merge();
+        }
+    });
+    let ended = Closure::<dyn FnMut()>::new(move || finished(()));
+    let _ = document
+        .add_event_listener_with_callback("compositionstart", started.as_ref().unchecked_ref());
+    let _ =
+        document.add_event_listener_with_callback("compositionend", ended.as_ref().unchecked_ref());
+    started.forget();
+    ended.forget();
+}
+
 /// Gives the input or text area `id` new text where it stands, keeping focus and moving its
 /// selection: `merge` gets the text the input holds and its selection (in UTF-16 units), and
-/// returns the text to hold and the selection to set, or `None` to leave it. Returns `false`
+/// returns the text to hold and the selection to set, or `None` to leave it. While the
+/// keyboard is composing a word in it, the merge waits for the word to end: changing the text
+/// under a word being composed makes phone keyboards drop or repeat letters. Returns `false`
 /// if there is no such input on the page.
 pub fn merge_into_input(
+    id: &str,
+    merge: impl FnOnce(&str, (usize, usize)) -> Option<(String, (usize, usize))> + 'static,
+) -> bool {
+    watch_composition();
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return false;
+    };
+    let focused = document
+        .active_element()
+        .is_some_and(|element| element.id() == id);
+    if focused && COMPOSING.get() {
+        let id = id.to_owned();
+        MERGE_AFTER_WORD.set(Some(Box::new(move || {
+            merge_now(&id, merge);
+        })));
+        return true;
+    }
+    merge_now(id, merge)
+}
+
+fn merge_now(
     id: &str,
     merge: impl FnOnce(&str, (usize, usize)) -> Option<(String, (usize, usize))>,
 ) -> bool {

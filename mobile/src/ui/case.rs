@@ -36,7 +36,7 @@ pub fn NewCase() -> Element {
             form { onsubmit: open,
                 label {
                     "Client's name"
-                    input { name: "client_name", oninput: move |event| name.set(event.value()) }
+                    input { name: "client_name", autocomplete: "off", oninput: move |event| name.set(event.value()) }
                 }
                 button { class: "primary", r#type: "submit", "Open case" }
             }
@@ -249,7 +249,7 @@ pub fn Profile(id: CaseId) -> Element {
                 form { key: "{generation}", onsubmit: add_member,
                     label {
                         "Add member (user name)"
-                        input { name: "member", autocapitalize: "none", oninput: move |event| member.set(event.value()) }
+                        input { name: "member", autocomplete: "off", autocapitalize: "none", oninput: move |event| member.set(event.value()) }
                     }
                     div { class: "choices",
                         for option in [TeamRole::Worker, TeamRole::Colleague, TeamRole::Supervisor] {
@@ -292,11 +292,11 @@ pub fn Profile(id: CaseId) -> Element {
                     }
                     label {
                         "Reason"
-                        input { name: "reason", oninput: move |event| reason.set(event.value()) }
+                        input { name: "reason", autocomplete: "off", oninput: move |event| reason.set(event.value()) }
                     }
                     label {
                         "Outcome"
-                        input { name: "outcome", oninput: move |event| outcome.set(event.value()) }
+                        input { name: "outcome", autocomplete: "off", oninput: move |event| outcome.set(event.value()) }
                     }
                     button { class: "secondary", r#type: "submit", "Record {humanize(event_kind().as_str()).to_lowercase()}" }
                 }

@@ -225,6 +225,7 @@ fn Field(
                     input {
                         r#type: "date",
                         name: spec.name,
+                        autocomplete: "off",
                         value: "{shown}",
                         disabled: !editable,
                         onchange: move |event| {
@@ -254,6 +255,7 @@ fn Field(
                     input {
                         r#type: "datetime-local",
                         name: spec.name,
+                        autocomplete: "off",
                         value: "{shown}",
                         disabled: !editable,
                         onchange: move |event| {
@@ -276,6 +278,7 @@ fn Field(
                         r#type: "number",
                         inputmode: "numeric",
                         name: spec.name,
+                        autocomplete: "off",
                         value: "{shown}",
                         disabled: !editable,
                         onchange: move |event| {
@@ -330,9 +333,11 @@ fn TextField(
     {
         let element_id = element_id.clone();
         use_effect(use_reactive!(|value| {
-            let merged_in_place = platform::merge_into_input(&element_id, |in_field, selection| {
-                draft.write().merge_into_field(&value, in_field, selection)
-            });
+            let stored = value.clone();
+            let merged_in_place =
+                platform::merge_into_input(&element_id, move |in_field, selection| {
+                    draft.write().merge_into_field(&stored, in_field, selection)
+                });
             if !merged_in_place && draft.write().refresh(&value) {
                 redraws += 1;
             }

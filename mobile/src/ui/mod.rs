@@ -140,13 +140,22 @@ pub fn App() -> Element {
     }
 }
 
-/// What every screen sits in: the unlock screen while locked; else the top bar, the sync
-/// banner, the screen, and any notice.
+/// What every screen sits in: the unlock screen while locked, and the sign-in screen until
+/// the worker has said who they are; else the top bar, the sync banner, the screen, and any
+/// notice.
 #[component]
 fn Shell() -> Element {
     let mut session = Session::get();
-    let route = use_route::<Route>();
+    let address = use_route::<Route>();
     let unlocked = session.unlocked();
+    // Signing in, or choosing to work offline, ends on the caseload: an address change that
+    // draws this anew.
+    let needs_user = unlocked && session.user().is_none();
+    let route = if needs_user {
+        Route::SignIn {}
+    } else {
+        address
+    };
     rsx! {
         div {
             class: "app",
@@ -156,7 +165,13 @@ fn Shell() -> Element {
                 TopBar { route: route.clone() }
                 sync_panel::Banner {}
                 update::UpdateReady {}
-                main { Outlet::<Route> {} }
+                main {
+                    if needs_user {
+                        SignIn {}
+                    } else {
+                        Outlet::<Route> {}
+                    }
+                }
             } else {
                 update::UpdateReady {}
                 main { unlock::Unlock {} }
@@ -182,7 +197,7 @@ fn Unknown(segments: Vec<String>) -> Element {
 fn TopBar(route: Route) -> Element {
     let mut session = Session::get();
     let title = route.title();
-    let has_parent = route.parent(None).is_some();
+    let has_parent = route.parent(None).is_some() && session.user().is_some();
     let sync = session.sync.read();
     let (dot, sync_label) = if !sync.online {
         ("dot offline", "Offline")

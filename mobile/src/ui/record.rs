@@ -143,7 +143,7 @@ fn Review(record: Record, reviews: bool) -> Element {
                 label {
                     "Comment or reason for returning"
                     for generation in [comments()] {
-                        textarea { key: "{generation}", name: "review_comment", rows: 3, oninput: move |event| comment.set(event.value()) }
+                        textarea { key: "{generation}", name: "review_comment", autocomplete: "off", rows: 3, oninput: move |event| comment.set(event.value()) }
                     }
                 }
                 div { class: "row",
@@ -197,11 +197,11 @@ fn Addenda(record: Record) -> Element {
             form { key: "{generation}", onsubmit: add,
                 label {
                     "Reason for the addendum"
-                    input { name: "addendum_reason", oninput: move |event| reason.set(event.value()) }
+                    input { name: "addendum_reason", autocomplete: "off", oninput: move |event| reason.set(event.value()) }
                 }
                 label {
                     "Addendum"
-                    textarea { name: "addendum_text", rows: 3, oninput: move |event| text.set(event.value()) }
+                    textarea { name: "addendum_text", autocomplete: "off", rows: 3, oninput: move |event| text.set(event.value()) }
                 }
                 button { class: "primary", r#type: "submit", "Add addendum" }
             }

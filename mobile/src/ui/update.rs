@@ -14,6 +14,11 @@ pub fn UpdateReady() -> Element {
         return rsx! {};
     };
     rsx! {
+        // While updating, nothing can be typed: the page is about to reload, and words typed
+        // after the field was saved could not be saved again in time.
+        if state == UpdateState::Applying {
+            div { class: "updating-cover" }
+        }
         div { class: "update-ready", role: "status",
             span { "{message}" }
             if state == UpdateState::Ready {
