@@ -162,19 +162,18 @@ fn Shell() -> Element {
             onpointerdown: move |_| session.lock.write().touch(platform::now()),
             onkeydown: move |_| session.lock.write().touch(platform::now()),
             if unlocked {
-                TopBar { route: route.clone() }
+                TopBar { route }
                 sync_panel::Banner {}
-                update::UpdateReady {}
-                main {
-                    if needs_user {
-                        SignIn {}
-                    } else {
-                        Outlet::<Route> {}
-                    }
+            }
+            update::UpdateReady {}
+            main {
+                if !unlocked {
+                    unlock::Unlock {}
+                } else if needs_user {
+                    SignIn {}
+                } else {
+                    Outlet::<Route> {}
                 }
-            } else {
-                update::UpdateReady {}
-                main { unlock::Unlock {} }
             }
             Notice {}
         }
