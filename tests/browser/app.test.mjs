@@ -459,6 +459,11 @@ describe('Doorstep on a phone', () => {
     const marker = await amara.page.evaluate(() => document.querySelector('meta[name="doorstep-build"]')?.content);
     assert.equal(marker, 'redeployed', 'the new build runs');
     assert.equal(await amara.page.locator('.update-ready').count(), 0);
+    // The new build's worker, in control, removed the old build's cache.
+    const shells = await amara.page.evaluate(async () => (await caches.keys()).filter((name) => name.startsWith('doorstep-shell-')));
+    assert.equal(shells.length, 1, `caches: ${shells}`);
+    const worker = await amara.page.evaluate(() => fetch('/sw.js').then((answer) => answer.text()));
+    assert.ok(worker.includes(shells[0].replace('doorstep-shell-', '')), 'the cache is the new build\'s');
   });
 });
 

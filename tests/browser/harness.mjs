@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { createServer, request as httpRequest } from 'node:http';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,6 +19,51 @@ export const serverBinary = process.env.DOORSTEP_SERVER_BINARY ?? join(target, '
 export const screenshots = process.env.DOORSTEP_SCREENSHOTS ?? join(target, 'screenshots');
 export const PASSWORD = 'doorstep-demo';
 export const PHONE = { width: 390, height: 844 };
+
+/**
+ * A network the test can cut, for browsers without an offline mode of their own (WebKit and
+ * Firefox through WebDriver): a forward HTTP proxy that every request goes through, loopback
+ * included. `cut()` refuses every connection, `restore()` passes them again.
+ */
+export async function networkSwitch() {
+  const sockets = new Set();
+  let cut = false;
+  const server = createServer((incoming, answer) => {
+    if (cut) {
+      incoming.socket.destroy();
+      return;
+    }
+    const target = new URL(incoming.url);
+    const onward = httpRequest(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: incoming.method, headers: incoming.headers },
+      (reply) => {
+        answer.writeHead(reply.statusCode, reply.headers);
+        reply.pipe(answer);
+      },
+    );
+    onward.on('error', () => answer.destroy());
+    incoming.pipe(onward);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    address: `127.0.0.1:${server.address().port}`,
+    cut() {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close: () => new Promise((done) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(done);
+    }),
+  };
+}
 
 /** A free loopback port. */
 export async function freePort() {

@@ -1,58 +1,15 @@
 // WebKit, the engine of Safari on iPhones, driven through Debian's WebKitWebDriver and its
-// MiniBrowser under Xvfb, with a small W3C WebDriver client over fetch. Between the browser
-// and the network stands a proxy the test can cut: WebDriver has no offline mode, and WebKit
-// sends even loopback traffic through a proxy it is given, so a cut proxy is a cut network.
+// MiniBrowser under Xvfb, with a small W3C WebDriver client over fetch. Its traffic goes
+// through `networkSwitch` (harness.mjs): WebDriver has no offline mode.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './harness.mjs';
 
 export const MINIBROWSER = process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
-
-/** A forward HTTP proxy with a switch: `cut()` refuses every connection, `restore()` passes them again. */
-export async function networkSwitch() {
-  const sockets = new Set();
-  let cut = false;
-  const server = createServer((incoming, answer) => {
-    if (cut) {
-      incoming.socket.destroy();
-      return;
-    }
-    const target = new URL(incoming.url);
-    const onward = httpRequest(
-      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: incoming.method, headers: incoming.headers },
-      (reply) => {
-        answer.writeHead(reply.statusCode, reply.headers);
-        reply.pipe(answer);
-      },
-    );
-    onward.on('error', () => answer.destroy());
-    incoming.pipe(onward);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise((done) => server.listen(0, '127.0.0.1', done));
-  return {
-    address: `127.0.0.1:${server.address().port}`,
-    cut() {
-      cut = true;
-      for (const socket of sockets) socket.destroy();
-    },
-    restore() {
-      cut = false;
-    },
-    close: () => new Promise((done) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(done);
-    }),
-  };
-}
 
 async function call(base, method, path, body, timeoutMs = 60_000) {
   const answer = await fetch(base + path, {

@@ -6,8 +6,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Phone, SyncServer, copyOfWebBuild, freePort, launchChromium, screenshots, PASSWORD } from './harness.mjs';
-import { launchWebKit, networkSwitch } from './webkit.mjs';
+import { Phone, SyncServer, copyOfWebBuild, freePort, launchChromium, networkSwitch, screenshots, PASSWORD } from './harness.mjs';
+import { launchWebKit } from './webkit.mjs';
 
 const CLIENT = 'Mr Idris Bello';
 const SEEN = 'Flat tidy; he had his tablets set out for the week.';
