@@ -206,13 +206,8 @@ describe('Doorstep on a phone', () => {
   });
 
   test("a colleague's phone, signed in as a team member, sees the note", async () => {
-    ben = await Phone.open(browser, appUrl, 'ben');
-    await ben.setPassphrase();
-    await ben.signIn('ben');
-    await ben.syncNow();
-    await ben.home();
-    await ben.openCase(CLIENT);
-    await ben.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
+    ben = await Phone.signedIn(browser, appUrl, 'ben');
+    await ben.openRecord(CLIENT, 'Home visit');
     assert.equal(await ben.field('observed_client').inputValue(), OBSERVED);
     await shot(ben.page, 'colleague-sees-note');
   });
@@ -289,6 +284,34 @@ describe('Doorstep on a phone', () => {
     }
   });
 
+  test("a colleague's words wait while the phone's keyboard is composing a word, then arrive", async () => {
+    // Both phones are on the note. Ben adds a line at the start and syncs it.
+    const before = await amara.field('interventions').inputValue();
+    const benLine = 'Ben: her sister will visit on Sunday. ';
+    await ben.type('interventions', benLine, { at: 'start', delay: 10 });
+    await ben.syncNow();
+    await ben.back();
+    // Amara's keyboard starts a word at the end, as Android's keyboards do: an underlined
+    // word not yet committed. Her phone saves and syncs meanwhile, and Ben's line arrives.
+    const cdp = await amara.context.newCDPSession(amara.page);
+    await amara.field('interventions').click();
+    await amara.page.keyboard.press('Control+End');
+    await cdp.send('Input.imeSetComposition', { text: ' Tues', selectionStart: 5, selectionEnd: 5 });
+    await amara.page.locator('.save-status', { hasText: 'Saved on this device' }).waitFor();
+    await amara.page.locator('.save-status', { hasText: 'Synced' }).waitFor({ timeout: 45_000 });
+    assert.equal(await amara.field('interventions').inputValue(), `${before} Tues`, 'the text under the word is left alone');
+    // The word is committed: then Ben's line comes in, and Amara's caret stays after her word.
+    await cdp.send('Input.insertText', { text: ' Tuesday' });
+    await amara.page.keyboard.type(' next.');
+    const expected = `${benLine}${before} Tuesday next.`;
+    await amara.page.waitForFunction(
+      (text) => document.querySelector('textarea[name="interventions"]').value === text,
+      expected,
+    );
+    assert.equal(await amara.page.evaluate(() => document.activeElement?.getAttribute('name')), 'interventions');
+    await cdp.detach();
+  });
+
   test('the back button moves between screens and never leaves the app', async () => {
     await amara.page.goto(appUrl);
     await amara.unlock();
@@ -340,13 +363,8 @@ describe('Doorstep on a phone', () => {
     await amara.page.locator('.status', { hasText: 'Submitted' }).waitFor();
     await amara.syncNow();
 
-    grace = await Phone.open(browser, appUrl, 'grace');
-    await grace.setPassphrase();
-    await grace.signIn('grace');
-    await grace.syncNow();
-    await grace.home();
-    await grace.openCase(CLIENT);
-    await grace.page.locator('.timeline .card', { hasText: 'Process recording' }).click();
+    grace = await Phone.signedIn(browser, appUrl, 'grace');
+    await grace.openRecord(CLIENT, 'Process recording');
     const entries = await grace.page.locator('[data-list="exchanges"] [data-entry]').count();
     assert.equal(entries, 5);
     await grace.write('supervisor_comment', 'Good use of reflection here.', { list: 'exchanges', entry: 3 });

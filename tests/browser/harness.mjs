@@ -237,6 +237,23 @@ export class Phone {
     return phone;
   }
 
+  /** A team member's phone, its passphrase set, signed in and synced, on the caseload. */
+  static async signedIn(browser, appUrl, name) {
+    const phone = await Phone.open(browser, appUrl, name);
+    await phone.setPassphrase();
+    await phone.signIn(name);
+    await phone.syncNow();
+    await phone.home();
+    return phone;
+  }
+
+  /** Opens a client's case, then its record of `kind` from the timeline. */
+  async openRecord(client, kind) {
+    await this.openCase(client);
+    await this.page.locator('.timeline .card', { hasText: kind }).click();
+    await this.page.locator('.record-head h2', { hasText: kind }).waitFor();
+  }
+
   /** Collects what the phone's pages report as errors. */
   watch() {
     this.context.on('page', (page) => this.watchPage(page));

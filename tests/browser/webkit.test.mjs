@@ -106,13 +106,8 @@ describe('Doorstep on an iPhone (WebKit)', () => {
     await shot('synced');
     const chromium = await launchChromium();
     try {
-      const ben = await Phone.open(chromium, appUrl, 'ben');
-      await ben.setPassphrase();
-      await ben.signIn('ben');
-      await ben.syncNow();
-      await ben.home();
-      await ben.openCase(CLIENT);
-      await ben.page.locator('.timeline .card', { hasText: 'Home visit' }).click();
+      const ben = await Phone.signedIn(chromium, appUrl, 'ben');
+      await ben.openRecord(CLIENT, 'Home visit');
       assert.equal(await ben.field('observed_client').inputValue(), SEEN);
     } finally {
       await chromium.close();
