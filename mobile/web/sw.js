@@ -42,11 +42,9 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// The worker agreed to the new version in the app.
 self.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'skip-waiting') self.skipWaiting();
-  if (event.data && event.data.type === 'version' && event.ports[0]) {
-    event.ports[0].postMessage(BUILD ? BUILD.version : 'development');
-  }
 });
 
 self.addEventListener('fetch', (event) => {
