@@ -10,7 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Phone, SyncServer, copyOfWebBuild, deployNewBuild, freePort, launchChromium,
-  launchInstalledPhone, shot,
+  launchInstalledPhone, shot, webBuild,
 } from './harness.mjs';
 
 const CLIENT = 'Mrs Adaeze Okafor';
@@ -21,11 +21,11 @@ const CANARY = 'CANARY-7f3a9c-never-in-plaintext';
 const EXPECTED_ERRORS = /Failed to load resource|ERR_|Failed to fetch|NetworkError/;
 
 describe('Doorstep on a phone', () => {
-  let webRoot, server, browser, amara, ben, grace, appUrl, recordUrl;
+  let web, server, browser, amara, ben, grace, appUrl, recordUrl;
 
   before(async () => {
-    webRoot = copyOfWebBuild();
-    server = new SyncServer(await freePort(), webRoot);
+    web = copyOfWebBuild();
+    server = new SyncServer(await freePort(), web.root);
     server.seed();
     await server.start();
     appUrl = `${server.url}/`;
@@ -38,6 +38,7 @@ describe('Doorstep on a phone', () => {
     }
     await browser?.close();
     await server?.stop();
+    web?.remove();
   });
 
   test('a link cannot choose where the password goes: the sign-in is for the app\'s own server', async () => {
@@ -458,7 +459,7 @@ describe('Doorstep on a phone', () => {
     await amara.newRecord('Case note');
     const before = await amara.page.evaluate(() => document.querySelector('meta[name="doorstep-build"]'));
     assert.equal(before, null);
-    deployNewBuild(webRoot, 'redeployed');
+    deployNewBuild(web.root, 'redeployed');
     // The worker types; as she pauses, the app saves and syncs, and learns of the new version.
     const first = 'Phoned her daughter about the GP letter.';
     await amara.type('plan', first, { delay: 30 });
@@ -489,7 +490,7 @@ describe('Doorstep installed on a phone', () => {
   let server, phone;
 
   before(async () => {
-    server = new SyncServer(await freePort(), copyOfWebBuild());
+    server = new SyncServer(await freePort(), webBuild());
     server.seed();
     await server.start();
   });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
-import { PASSWORD, PHONE, SyncServer, copyOfWebBuild, freePort, networkSwitch, screenshots } from './harness.mjs';
+import { PASSWORD, PHONE, SyncServer, webBuild, freePort, networkSwitch, screenshots } from './harness.mjs';
 
 const CLIENT = 'Ms Grace Achieng';
 const SEEN = 'Met us at the gate; the children were at school.';
@@ -30,7 +30,7 @@ describe('Doorstep in Firefox', () => {
   const button = (text) => page.locator(`::-p-xpath(//button[normalize-space()="${text}"])`);
 
   before(async () => {
-    server = new SyncServer(await freePort(), copyOfWebBuild());
+    server = new SyncServer(await freePort(), webBuild());
     server.seed();
     await server.start();
     network = await networkSwitch();

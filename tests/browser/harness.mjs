@@ -3,7 +3,7 @@
 // viewport; and the steps a worker takes in the app.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, cpSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,17 +77,22 @@ export async function freePort() {
   });
 }
 
-/**
- * A copy of the web build to serve, which a test may change as a deploy would
- * (`deployNewBuild`) without touching the build itself.
- */
-export function copyOfWebBuild() {
+/** The web build to serve; it must have been built. */
+export function webBuild() {
   if (!existsSync(join(webRoot, 'index.html'))) {
     throw new Error(`no web build at ${webRoot}: run scripts/web-build`);
   }
+  return webRoot;
+}
+
+/**
+ * A copy of the web build to serve, which a test may change as a deploy would
+ * (`deployNewBuild`) without touching the build itself; `remove` when done.
+ */
+export function copyOfWebBuild() {
   const copy = mkdtempSync(join(tmpdir(), 'doorstep-web-'));
-  cpSync(webRoot, copy, { recursive: true });
-  return copy;
+  cpSync(webBuild(), copy, { recursive: true });
+  return { root: copy, remove: () => rmSync(copy, { recursive: true, force: true }) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Phone, SyncServer, copyOfWebBuild, freePort, launchChromium, networkSwitch, screenshots, PASSWORD } from './harness.mjs';
+import { Phone, SyncServer, webBuild, freePort, launchChromium, networkSwitch, screenshots, PASSWORD } from './harness.mjs';
 import { launchWebKit } from './webkit.mjs';
 
 const CLIENT = 'Mr Idris Bello';
@@ -33,7 +33,7 @@ describe('Doorstep on an iPhone (WebKit)', () => {
   };
 
   before(async () => {
-    server = new SyncServer(await freePort(), copyOfWebBuild());
+    server = new SyncServer(await freePort(), webBuild());
     server.seed();
     await server.start();
     appUrl = `${server.url}/`;

@@ -87,8 +87,7 @@ impl FieldDraft {
             return false;
         }
         let shown_before = self.shown().to_owned();
-        let in_field = shown_before.clone();
-        self.merge_into_field(stored, &in_field, (0, 0));
+        self.merge_into_field(stored, &shown_before, (0, 0));
         self.shown() != shown_before
     }
 

@@ -972,28 +972,21 @@ fn put_value(
 ) -> Result<(), DocumentError> {
     let name = spec.name;
     match (spec.kind, value) {
-        (FieldKind::Narrative, FieldValue::Text(text)) => {
+        (FieldKind::Narrative, FieldValue::Text(_) | FieldValue::Typed { .. }) => {
             let text_obj = match doc.get(obj, name)? {
                 Some((automerge::Value::Object(ObjType::Text), text_obj)) => text_obj,
                 // Only documents written before the template gained this field lack it.
                 _ => doc.put_object(obj, name, ObjType::Text)?,
             };
-            doc.update_text(&text_obj, text)?;
+            let now = doc.text(&text_obj)?;
+            doc.update_text(&text_obj, new_text(value, &now))?;
+        }
+        (FieldKind::Line, FieldValue::Typed { .. }) => {
+            let now = read_str(doc, obj, name).unwrap_or_default();
+            doc.put(obj, name, new_text(value, &now))?;
         }
         (FieldKind::Line | FieldKind::Choice(_), FieldValue::Text(text)) => {
             doc.put(obj, name, text.as_str())?;
-        }
-        (FieldKind::Narrative, FieldValue::Typed { base, text }) => {
-            let text_obj = match doc.get(obj, name)? {
-                Some((automerge::Value::Object(ObjType::Text), text_obj)) => text_obj,
-                _ => doc.put_object(obj, name, ObjType::Text)?,
-            };
-            let now = doc.text(&text_obj)?;
-            doc.update_text(&text_obj, typed_onto(base, text, &now))?;
-        }
-        (FieldKind::Line, FieldValue::Typed { base, text }) => {
-            let now = read_str(doc, obj, name).unwrap_or_default();
-            doc.put(obj, name, typed_onto(base, text, &now))?;
         }
         (FieldKind::Flag, FieldValue::Flag(flag)) => doc.put(obj, name, *flag)?,
         (FieldKind::Number, FieldValue::Number(number)) => doc.put(obj, name, *number)?,
@@ -1005,12 +998,13 @@ fn put_value(
     Ok(())
 }
 
-/// The text to store when the worker turned `base` into `text` and the field holds `now`.
-fn typed_onto(base: &str, text: &str, now: &str) -> String {
-    if now == base {
-        text.to_owned()
-    } else {
-        crate::text::merge(base, text, now).text
+/// The text to store for a text value when the field holds `now`: the whole new text, or the
+/// worker's typing made onto `now` when their screen had `base`.
+fn new_text(value: &FieldValue, now: &str) -> String {
+    match value {
+        FieldValue::Typed { base, text } if base != now => crate::text::merge(base, text, now).text,
+        FieldValue::Typed { text, .. } | FieldValue::Text(text) => text.clone(),
+        _ => unreachable!("only text values are stored as text"),
     }
 }
 
