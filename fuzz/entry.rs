@@ -14,10 +14,11 @@ use automerge::ActorId;
 use chrono::{TimeZone, Utc};
 use doorstep_shared::document::{Document, Edit, Occurrence, Writer};
 use doorstep_shared::model::RecordKind;
+use doorstep_shared::model::TeamRole;
 use doorstep_shared::sync::protocol::{self, DocChanges, Heads, Push, SyncRequest, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
-use doorstep_shared::sync::validate::check_push;
-use doorstep_shared::{CaseId, DocId, RecordId};
+use doorstep_shared::sync::validate::{PushContext, PushLimits, Pusher, check_push};
+use doorstep_shared::{CaseId, DocId, RecordId, UserId};
 
 /// A fuzz target: takes any bytes, and must not panic.
 pub type Target = fn(&[u8]);
@@ -49,8 +50,20 @@ pub fn change_validation(data: &[u8]) {
         },
         heads: Heads::default(),
     };
-    let _ = check_push(&seed.log, &push);
-    let _ = check_push(&[], &push);
+    let _ = check_push(&seed.log, &push, &pusher());
+    let _ = check_push(&[], &push, &pusher());
+}
+
+/// The seed's writer as the server knows her: a supervisor, so that every rule is reached.
+pub fn pusher() -> PushContext<'static> {
+    static AMARA: LazyLock<UserId> = LazyLock::new(|| "amara".parse().expect("a user id"));
+    PushContext {
+        pusher: Pusher {
+            user: &AMARA,
+            role: TeamRole::Supervisor,
+        },
+        limits: PushLimits::default(),
+    }
 }
 
 /// A device decoding the server's answer, and merging each pulled document's changes into

@@ -15,8 +15,8 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 
 use doorstep_shared::sync::protocol::{
-    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, SERVER_RESTORED, SignIn, SignedIn,
-    SyncRequest,
+    self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, ProtocolError, SERVER_RESTORED,
+    SignIn, SignedIn, SyncRequest,
 };
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
@@ -168,6 +168,13 @@ pub enum ApiError {
         /// What was wrong (never note text).
         message: String,
     },
+    /// A document's push was refused by a rule the answer names; nothing was stored.
+    Refused {
+        /// A stable code.
+        code: String,
+        /// What was wrong (never note text).
+        message: String,
+    },
     /// No such route.
     NotFound,
     /// Something failed on the server.
@@ -228,6 +235,12 @@ impl IntoResponse for ApiError {
             ApiError::Invalid { code, message } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
+            ApiError::Refused { code, message } => {
+                let body = ErrorBody {
+                    error: ErrorDetail { code, message },
+                };
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            }
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -255,15 +268,10 @@ impl IntoResponse for ApiError {
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Forbidden(_) => ApiError::Forbidden,
             StorageError::ServerRestored => ApiError::ServerRestored,
-            StorageError::Rejected(rejection) => ApiError::Invalid {
-                code: "invalid_changes",
-                message: rejection.to_string(),
-            },
-            StorageError::NoTeam(_) => ApiError::Invalid {
-                code: "no_team",
-                message: "you are on no team, so a new case has nowhere to go".into(),
+            StorageError::Refused(refusal) => ApiError::Refused {
+                code: refusal.code,
+                message: refusal.message,
             },
             other => {
                 tracing::error!(error = %other, "storage failed");
@@ -451,9 +459,18 @@ async fn sync(
         return Err(ApiError::UnsupportedMediaType);
     }
     let payload = body(payload)?;
-    let request: SyncRequest = protocol::decode(&payload).map_err(|error| ApiError::Invalid {
-        code: "malformed_sync_request",
-        message: error.to_string(),
+    let request: SyncRequest = protocol::decode(&payload).map_err(|error| match error {
+        ProtocolError::Version(version) => ApiError::Invalid {
+            code: "unsupported_protocol",
+            message: format!(
+                "this app speaks sync protocol {version} and the server speaks {}: update the app",
+                protocol::VERSION
+            ),
+        },
+        error => ApiError::Invalid {
+            code: "malformed_sync_request",
+            message: error.to_string(),
+        },
     })?;
     let from = LogPosition::from_cursor(&request.cursor).map_err(|error| ApiError::Invalid {
         code: "bad_cursor",
@@ -474,7 +491,6 @@ async fn sync(
         }
         Err(error) => {
             let (action, code) = match &error {
-                ApiError::Forbidden => ("push_refused", "forbidden"),
                 ApiError::Invalid { code, .. } => ("push_refused", *code),
                 _ => ("sync_failed", "internal"),
             };

@@ -41,6 +41,9 @@ pub enum TeamRole {
 }
 
 impl TeamRole {
+    /// Every role.
+    pub const ALL: [TeamRole; 3] = [TeamRole::Worker, TeamRole::Colleague, TeamRole::Supervisor];
+
     /// The role's key, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,6 +51,16 @@ impl TeamRole {
             TeamRole::Colleague => "colleague",
             TeamRole::Supervisor => "supervisor",
         }
+    }
+}
+
+impl std::str::FromStr for TeamRole {
+    type Err = super::UnknownValue;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        TeamRole::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| super::UnknownValue::new("team role", text))
     }
 }
 

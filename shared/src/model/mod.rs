@@ -158,7 +158,7 @@ pub struct UnknownValue {
 }
 
 impl UnknownValue {
-    fn new(what: &'static str, value: &str) -> Self {
+    pub(crate) fn new(what: &'static str, value: &str) -> Self {
         // Keep the message short: this can be user or network input.
         let value = value.chars().take(40).collect();
         UnknownValue { what, value }

@@ -17,8 +17,9 @@ use crate::ids::{CaseId, DocId};
 /// The media type of sync request and response bodies.
 pub const CONTENT_TYPE: &str = "application/vnd.doorstep.sync";
 
-/// The first byte of every body: the protocol version it is written in.
-pub const VERSION: u8 = 1;
+/// The first byte of every body: the protocol version it is written in. Version 2 answers
+/// each refused document on its own ([`Refusal`]) instead of refusing the whole request.
+pub const VERSION: u8 = 2;
 
 /// Where a device is in the server's change log. The server writes it and reads it back;
 /// the device only stores it and sends it. Empty on a device that never synced.
@@ -93,6 +94,24 @@ pub struct SyncResponse {
     pub more: bool,
     /// Cases the device may no longer read: delete them.
     pub purge: Vec<CaseId>,
+    /// The pushes the server refused, each on its own: nothing of them was stored, and
+    /// every other push was.
+    pub refused: Vec<Refusal>,
+}
+
+/// A document whose push the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The document.
+    pub doc: DocId,
+    /// A stable code, as the README's error table lists them (`record_signed`, ...).
+    pub code: String,
+    /// What was wrong, for people. It names the document, never its content.
+    pub message: String,
+    /// Everything the server holds of the document, when the device may read it (empty
+    /// otherwise): the device sets its copy back to this, keeping its refused words aside.
+    #[serde(with = "serde_bytes")]
+    pub server_copy: Vec<u8>,
 }
 
 /// What a device sends to `/v1/sign-in`, as JSON.

@@ -6,13 +6,16 @@
 
 use std::collections::BTreeSet;
 
-use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, SyncResponse};
+use doorstep_shared::model::TeamRole;
+use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, Refusal, SyncResponse};
 use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
 use doorstep_shared::{CaseId, DocId};
 
 use super::documents::{Checked, DocumentCache};
 use super::{AuditEntry, Device, StorageError};
-use doorstep_shared::sync::validate::{check_push_onto, load_log};
+use doorstep_shared::sync::validate::{
+    PushContext, PushLimits, Pusher, Rejection, check_push_onto, load_log,
+};
 
 /// One row of the change log, as a page reads it.
 #[derive(Debug)]
@@ -60,6 +63,16 @@ pub trait LogTx {
     fn epoch(&mut self) -> Result<u64, StorageError>;
     /// Appends to the audit log.
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
+    /// The case a document was filed under by its first row in the log, if it has one.
+    fn doc_case(&mut self, doc_key: &str) -> Result<Option<String>, StorageError>;
+    /// The user's role on a team, if they are on it.
+    fn team_role(&mut self, user: &str, team: &str) -> Result<Option<TeamRole>, StorageError>;
+    /// The user's role on the team that holds the case, if they are on it.
+    fn role_of(&mut self, user: &str, case: &str) -> Result<Option<TeamRole>, StorageError>;
+    /// The user an Automerge actor (in hex) is bound to, if it is bound.
+    fn actor_user(&mut self, actor: &str) -> Result<Option<String>, StorageError>;
+    /// Binds an unbound actor to the user and device that pushed a change by it.
+    fn bind_actor(&mut self, actor: &str, user: &str, device: &str) -> Result<(), StorageError>;
     /// The position of a document's newest row in the log, if it has any.
     fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError>;
     /// A document's log rows' bytes, in order.
@@ -127,6 +140,8 @@ pub struct Pushed {
     pub acks: Vec<Ack>,
     /// The server's copy of each document pushed, as its newest log row leaves it.
     pub checked: Vec<Checked>,
+    /// The pushes refused, each on its own.
+    pub refused: Vec<Refusal>,
 }
 
 /// One sync: the cursor's epoch checked, the pushes stored, a page of what the device lacks
@@ -138,11 +153,13 @@ pub fn sync(
     device: &Device,
     pushes: &[Push],
     from: LogPosition,
+    limits: &PushLimits,
 ) -> Result<(SyncResponse, Vec<Checked>), StorageError> {
     let epoch = check_epoch(tx, from)?;
-    let pushed = push(tx, documents, epoch, device, pushes)?;
+    let pushed = push(tx, documents, epoch, device, pushes, limits)?;
     let mut response = pull(tx, device, from)?;
     response.acks = pushed.acks;
+    response.refused = pushed.refused;
     record_sync(tx, device, pushes, &response)?;
     Ok((response, pushed.checked))
 }
@@ -183,7 +200,12 @@ pub fn record_sync(
             response.more
         ),
     ))?;
-    let written: BTreeSet<CaseId> = pushes.iter().map(|push| push.changes.case_id).collect();
+    let refused: BTreeSet<DocId> = response.refused.iter().map(|refusal| refusal.doc).collect();
+    let written: BTreeSet<CaseId> = pushes
+        .iter()
+        .filter(|push| !refused.contains(&push.changes.doc))
+        .map(|push| push.changes.case_id)
+        .collect();
     let read: BTreeSet<CaseId> = response.pulls.iter().map(|pull| pull.case_id).collect();
     let cases = written
         .into_iter()
@@ -193,79 +215,177 @@ pub fn record_sync(
     for (case, action) in cases {
         tx.audit(&entry(Some(case), action, String::new()))?;
     }
+    for refusal in &response.refused {
+        let case = pushes
+            .iter()
+            .find(|push| push.changes.doc == refusal.doc)
+            .map(|push| push.changes.case_id);
+        tx.audit(&entry(case, "push_refused", refusal.code.clone()))?;
+    }
     Ok(())
 }
 
 /// Validates and stores a device's pushes, checking each against the server's copy of its
-/// document (kept in `documents` from an earlier push, or loaded from the log); the caller
-/// commits only if this succeeds.
+/// document (kept in `documents` from an earlier push, or loaded from the log) and against
+/// who may write what. A push that breaks a rule is refused on its own, with nothing of it
+/// stored, and the others go on; the caller commits only if this succeeds.
 pub fn push(
     tx: &mut impl LogTx,
     documents: &DocumentCache,
     epoch: u64,
     device: &Device,
     pushes: &[Push],
+    limits: &PushLimits,
 ) -> Result<Pushed, StorageError> {
-    let user = device.user.as_str();
     // A new case's own document first: the records pushed with it need it to exist.
     let mut ordered: Vec<&Push> = pushes.iter().collect();
     ordered.sort_by_key(|push| !matches!(push.changes.doc, DocId::Case(_)));
     let mut pushed = Pushed {
         acks: Vec::with_capacity(pushes.len()),
         checked: Vec::with_capacity(pushes.len()),
+        refused: Vec::new(),
     };
     for push in ordered {
-        let case = push.changes.case_id;
-        let case_key = case.to_string();
-        if tx.case_exists(&case_key)? {
-            if !tx.may_read(user, &case_key)? {
-                return Err(StorageError::Forbidden(case));
+        match push_one(tx, documents, epoch, device, push, limits)? {
+            Ok(checked) => {
+                pushed.checked.extend(checked);
+                pushed.acks.push(Ack {
+                    doc: push.changes.doc,
+                    heads: push.heads.clone(),
+                });
             }
-        } else {
-            // Only a case's own document opens a case the server does not know.
-            if push.changes.doc != DocId::Case(case) {
-                return Err(StorageError::Forbidden(case));
-            }
-            let team = tx
-                .first_team(user)?
-                .ok_or_else(|| StorageError::NoTeam(device.user.clone()))?;
-            tx.insert_case(&case_key, &team)?;
-            recompute_team(tx, &team)?;
+            Err(rejection) => pushed.refused.push(refusal(tx, device, push, &rejection)?),
         }
-        let doc_key = push.changes.doc.key();
-        let newest = tx.doc_newest_seq(&doc_key)?;
-        let kept = newest.and_then(|seq| documents.take(&doc_key, epoch, seq));
-        let (current, weight) = match kept {
-            Some((document, weight)) => (Some(document), weight),
-            None => {
-                let log = tx.doc_log(&doc_key)?;
-                let weight = log.iter().map(Vec::len).sum();
-                (load_log(&log, push.changes.doc)?, weight)
-            }
-        };
-        let accepted = check_push_onto(current, push)?;
-        let newest = if accepted.new_changes.is_empty() {
-            newest
-        } else {
-            let seq = tx.next_seq()?;
-            tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
-            Some(seq)
-        };
-        if let Some(seq) = newest {
-            pushed.checked.push(Checked {
-                doc_key,
-                epoch,
-                seq,
-                weight: weight + accepted.new_changes.len(),
-                document: accepted.document,
-            });
-        }
-        pushed.acks.push(Ack {
-            doc: push.changes.doc,
-            heads: push.heads.clone(),
-        });
     }
     Ok(pushed)
+}
+
+/// Checks and stores one document's push: `Ok(Err(_))` is a refusal, with nothing written.
+fn push_one(
+    tx: &mut impl LogTx,
+    documents: &DocumentCache,
+    epoch: u64,
+    device: &Device,
+    push: &Push,
+    limits: &PushLimits,
+) -> Result<Result<Option<Checked>, Rejection>, StorageError> {
+    let user = device.user.as_str();
+    let doc = push.changes.doc;
+    let case = push.changes.case_id;
+    let case_key = case.to_string();
+    let doc_key = doc.key();
+    // A document's case is fixed by its first row: no claim moves it.
+    if tx
+        .doc_case(&doc_key)?
+        .is_some_and(|filed| filed != case_key)
+    {
+        return Ok(Err(Rejection::WrongCase { doc }));
+    }
+    let (role, new_case_team) = if tx.case_exists(&case_key)? {
+        match tx.role_of(user, &case_key)? {
+            Some(role) if tx.may_read(user, &case_key)? => (role, None),
+            _ => return Ok(Err(Rejection::Forbidden { doc })),
+        }
+    } else {
+        // Only a case's own document opens a case the server does not know.
+        if doc != DocId::Case(case) {
+            return Ok(Err(Rejection::Forbidden { doc }));
+        }
+        let Some(team) = tx.first_team(user)? else {
+            return Ok(Err(Rejection::NoTeam { doc }));
+        };
+        let Some(role) = tx.team_role(user, &team)? else {
+            return Ok(Err(Rejection::NoTeam { doc }));
+        };
+        (role, Some(team))
+    };
+    let newest = tx.doc_newest_seq(&doc_key)?;
+    let kept = newest.and_then(|seq| documents.take(&doc_key, epoch, seq));
+    let (current, weight) = match kept {
+        Some((document, weight)) => (Some(document), weight),
+        None => {
+            let log = tx.doc_log(&doc_key)?;
+            let weight = log.iter().map(Vec::len).sum();
+            match load_log(&log, doc) {
+                Ok(current) => (current, weight),
+                Err(rejection) => return Ok(Err(rejection)),
+            }
+        }
+    };
+    let context = PushContext {
+        pusher: Pusher {
+            user: &device.user,
+            role,
+        },
+        limits: *limits,
+    };
+    let accepted = match check_push_onto(current, push, &context) {
+        Ok(accepted) => accepted,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
+    // Each actor writes for one user: the first to push a change by it.
+    let mut unbound = Vec::new();
+    for actor in &accepted.actors {
+        let actor = actor.to_hex_string();
+        match tx.actor_user(&actor)? {
+            Some(bound) if bound != user => {
+                return Ok(Err(Rejection::ForgedAuthor {
+                    doc,
+                    reason: "a change's writer belongs to another user".into(),
+                }));
+            }
+            Some(_) => {}
+            None => unbound.push(actor),
+        }
+    }
+
+    if let Some(team) = new_case_team {
+        tx.insert_case(&case_key, &team)?;
+        recompute_team(tx, &team)?;
+    }
+    for actor in unbound {
+        tx.bind_actor(&actor, user, &device.id)?;
+    }
+    let newest = if accepted.new_changes.is_empty() {
+        newest
+    } else {
+        let seq = tx.next_seq()?;
+        tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
+        Some(seq)
+    };
+    Ok(Ok(newest.map(|seq| Checked {
+        doc_key,
+        epoch,
+        seq,
+        weight: weight + accepted.new_changes.len(),
+        document: accepted.document,
+    })))
+}
+
+/// A refused push's answer: its code and reason, and the server's copy of the document when
+/// the device may read it, so the device can set its own copy back to what the server holds.
+fn refusal(
+    tx: &mut impl LogTx,
+    device: &Device,
+    push: &Push,
+    rejection: &Rejection,
+) -> Result<Refusal, StorageError> {
+    let doc_key = push.changes.doc.key();
+    let readable = match tx.doc_case(&doc_key)? {
+        Some(case) => tx.may_read(device.user.as_str(), &case)?,
+        None => false,
+    };
+    let server_copy = if readable {
+        tx.doc_log(&doc_key)?.concat()
+    } else {
+        Vec::new()
+    };
+    Ok(Refusal {
+        doc: push.changes.doc,
+        code: rejection.code().to_owned(),
+        message: rejection.to_string(),
+        server_copy,
+    })
 }
 
 /// A page of what the device lacks after `from`, with the cases to purge.
@@ -321,6 +441,7 @@ pub fn pull(
     earlier.extend(pulls);
     Ok(SyncResponse {
         acks: Vec::new(),
+        refused: Vec::new(),
         pulls: earlier,
         cursor: LogPosition {
             seq: u64::try_from(horizon).unwrap_or_default(),

@@ -11,13 +11,11 @@ pub mod sqlite;
 #[cfg(test)]
 mod story;
 
-use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
+use doorstep_shared::sync::protocol::{Ack, Push, Refusal, SyncResponse};
 use std::path::Path;
 
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
-
-use doorstep_shared::sync::validate::Rejection;
 
 /// A signed-in device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,15 +69,10 @@ pub use doorstep_shared::model::TeamRole;
 /// What storage can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// The push was refused; nothing of the request was stored.
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
-    /// The user may not write to that case.
-    #[error("no access to case {0}")]
-    Forbidden(CaseId),
-    /// A new case was pushed by a user on no team.
-    #[error("{0} is on no team, so a new case has nowhere to go")]
-    NoTeam(UserId),
+    /// A document's push was refused where every push must be taken or none; nothing of the
+    /// request was stored.
+    #[error("{}", .0.message)]
+    Refused(Refusal),
     /// No such user, team, case or device.
     #[error("{0} not found")]
     NotFound(String),
@@ -125,6 +118,12 @@ fn new_epoch() -> Result<u64, StorageError> {
 fn parse_user(text: &str) -> Result<UserId, StorageError> {
     text.parse()
         .map_err(|_| StorageError::Database(format!("bad user id {text:?}")))
+}
+
+/// A team role read back from the database, where only valid ones are written.
+fn parse_role(text: &str) -> Result<TeamRole, StorageError> {
+    text.parse()
+        .map_err(|_| StorageError::Database(format!("bad team role {text:?}")))
 }
 
 /// The server's storage.

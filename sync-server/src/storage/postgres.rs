@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::sync::validate::PushLimits;
 use doorstep_shared::{CaseId, UserId};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -26,10 +27,10 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::documents::{self, DocumentCache};
 use super::group::{self, GroupCommit};
-use super::log::{self, LogRow, LogTx};
+use super::log::{self, LogRow, LogTx, Pushed};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
-    new_epoch, parse_user,
+    new_epoch, parse_role, parse_user,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -100,6 +101,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE log_clock ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
     UPDATE log_clock SET epoch = floor(random() * 9000000000000000000)::BIGINT + 1;
 "#,
+    r#"
+    -- Who each Automerge actor writes for: the user (and device) that first pushed a change
+    -- by it. A change by an actor bound to someone else is refused.
+    CREATE TABLE actors (
+        actor     TEXT PRIMARY KEY,
+        user_id   TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        bound_at  TEXT NOT NULL
+    );
+"#,
 ];
 
 /// An arbitrary, fixed key for the advisory lock that serialises migrations between server
@@ -165,9 +176,11 @@ pub struct PostgresStorage {
     /// Held by the leader of a group of pushes while it gathers and commits them.
     writer: Mutex<()>,
     /// Syncs' pushes waiting for the next group commit.
-    queued: GroupCommit<QueuedPush, Result<Vec<Ack>, StorageError>>,
+    queued: GroupCommit<QueuedPush, Result<Pushed, StorageError>>,
     /// Documents kept from the pushes last checked.
     documents: DocumentCache,
+    /// What one document's push may hold.
+    push_limits: PushLimits,
 }
 
 /// A sync's pushes waiting for their group.
@@ -222,7 +235,14 @@ impl PostgresStorage {
             writer: Mutex::new(()),
             queued: GroupCommit::default(),
             documents: DocumentCache::new(documents::DEFAULT_BUDGET_BYTES),
+            push_limits: PushLimits::default(),
         }
+    }
+
+    /// Holds each document's push to `limits`.
+    pub fn with_push_limits(mut self, limits: PushLimits) -> Self {
+        self.push_limits = limits;
+        self
     }
 
     fn conn(&self) -> Result<Connection, StorageError> {
@@ -271,7 +291,7 @@ impl PostgresStorage {
 
     /// Runs a group of queued pushes in one transaction, each under its own savepoint, and
     /// returns their answers once it committed.
-    fn commit_group(&self, group: Vec<QueuedPush>) -> Vec<Result<Vec<Ack>, StorageError>> {
+    fn commit_group(&self, group: Vec<QueuedPush>) -> Vec<Result<Pushed, StorageError>> {
         let count = group.len();
         let mut results = Vec::with_capacity(count);
         let mut checked = Vec::new();
@@ -292,15 +312,16 @@ impl PostgresStorage {
                         epoch,
                         &queued.device,
                         &queued.pushes,
+                        &self.push_limits,
                     )
                 });
                 // A savepoint dropped uncommitted is rolled back: a refused push leaves
                 // nothing behind, and the others in the group go on.
                 let result = match result {
-                    Ok(pushed) => {
+                    Ok(mut pushed) => {
                         savepoint.commit().map_err(db)?;
-                        checked.extend(pushed.checked);
-                        Ok(pushed.acks)
+                        checked.append(&mut pushed.checked);
+                        Ok(pushed)
                     }
                     Err(error) => Err(error),
                 };
@@ -469,6 +490,44 @@ impl LogTx for PgLog<'_, '_> {
     fn epoch(&mut self) -> Result<u64, StorageError> {
         let row = self.query_one("SELECT epoch FROM log_clock", &[])?;
         Ok(row.get::<_, i64>(0).unsigned_abs())
+    }
+
+    fn doc_case(&mut self, doc_key: &str) -> Result<Option<String>, StorageError> {
+        let row = self.query_opt(
+            "SELECT case_id FROM changes WHERE doc_key = $1 ORDER BY seq LIMIT 1",
+            &[&doc_key],
+        )?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn team_role(&mut self, user: &str, team: &str) -> Result<Option<TeamRole>, StorageError> {
+        let row = self.query_opt(
+            "SELECT role FROM team_members WHERE team = $1 AND user_id = $2",
+            &[&team, &user],
+        )?;
+        row.map(|row| parse_role(row.get(0))).transpose()
+    }
+
+    fn role_of(&mut self, user: &str, case: &str) -> Result<Option<TeamRole>, StorageError> {
+        let row = self.query_opt(
+            "SELECT m.role FROM cases c JOIN team_members m ON m.team = c.team
+             WHERE c.case_id = $1 AND m.user_id = $2",
+            &[&case, &user],
+        )?;
+        row.map(|row| parse_role(row.get(0))).transpose()
+    }
+
+    fn actor_user(&mut self, actor: &str) -> Result<Option<String>, StorageError> {
+        let row = self.query_opt("SELECT user_id FROM actors WHERE actor = $1", &[&actor])?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn bind_actor(&mut self, actor: &str, user: &str, device: &str) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO actors (actor, user_id, device_id, bound_at) VALUES ($1, $2, $3, $4)",
+            &[&actor, &user, &device, &now()],
+        )?;
+        Ok(())
     }
 
     fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError> {
@@ -810,7 +869,19 @@ impl Storage for PostgresStorage {
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError> {
         let pushed = self.write(|log| {
             let epoch = log.epoch()?;
-            log::push(log, &self.documents, epoch, device, pushes)
+            let pushed = log::push(
+                log,
+                &self.documents,
+                epoch,
+                device,
+                pushes,
+                &self.push_limits,
+            )?;
+            match pushed.refused.first() {
+                // All or nothing: the transaction is dropped, uncommitted.
+                Some(refusal) => Err(StorageError::Refused(refusal.clone())),
+                None => Ok(pushed),
+            }
         })?;
         self.documents.keep(pushed.checked);
         Ok(pushed.acks)
@@ -825,8 +896,8 @@ impl Storage for PostgresStorage {
         // The pushes commit in a group, under the log's lock; then the page is read from
         // one snapshot, with the audit entries, beside other syncs' pages.
         let pushes = Arc::new(pushes);
-        let acks = if pushes.is_empty() {
-            Vec::new()
+        let pushed = if pushes.is_empty() {
+            None
         } else {
             let queued = QueuedPush {
                 device: device.clone(),
@@ -835,9 +906,9 @@ impl Storage for PostgresStorage {
             };
             self.queued
                 .run(&self.writer, queued, |_, group| self.commit_group(group))
-                .ok_or_else(|| {
-                    StorageError::Database("a sync was dropped from its group".into())
-                })??
+                .ok_or_else(|| StorageError::Database("a sync was dropped from its group".into()))
+                .flatten()
+                .map(Some)?
         };
         let mut conn = self.conn()?;
         let PgConnection { client, statements } = &mut *conn;
@@ -855,7 +926,10 @@ impl Storage for PostgresStorage {
             log::check_epoch(&mut log, from)?;
         }
         let mut response = log::pull(&mut log, device, from)?;
-        response.acks = acks;
+        if let Some(pushed) = pushed {
+            response.acks = pushed.acks;
+            response.refused = pushed.refused;
+        }
         log::record_sync(&mut log, device, &pushes, &response)?;
         tx.commit().map_err(db)?;
         Ok(response)

@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
+use doorstep_shared::sync::validate::PushLimits;
 use doorstep_shared::{CaseId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -22,7 +23,7 @@ use super::group::{self, GroupCommit, lock};
 use super::log::{self, LogRow, LogTx};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
-    new_epoch, parse_user,
+    new_epoch, parse_role, parse_user,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -95,6 +96,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE log_clock ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
     UPDATE log_clock SET epoch = abs(random() % 9000000000000000000) + 1;
 "#,
+    r#"
+    -- Who each Automerge actor writes for: the user (and device) that first pushed a change
+    -- by it. A change by an actor bound to someone else is refused.
+    CREATE TABLE actors (
+        actor     TEXT PRIMARY KEY,
+        user_id   TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        bound_at  TEXT NOT NULL
+    );
+"#,
 ];
 
 /// Storage in one SQLite file.
@@ -109,6 +120,8 @@ pub struct SqliteStorage {
     queued: GroupCommit<QueuedSync, Result<SyncResponse, StorageError>>,
     /// Documents kept from the pushes last checked.
     documents: DocumentCache,
+    /// What one document's push may hold.
+    push_limits: PushLimits,
 }
 
 /// A sync waiting for its group.
@@ -175,7 +188,14 @@ impl SqliteStorage {
             reader: Mutex::new(reader),
             queued: GroupCommit::default(),
             documents: DocumentCache::new(documents::DEFAULT_BUDGET_BYTES),
+            push_limits: PushLimits::default(),
         })
+    }
+
+    /// Holds each document's push to `limits`.
+    pub fn with_push_limits(mut self, limits: PushLimits) -> Self {
+        self.push_limits = limits;
+        self
     }
 
     /// Runs a group of queued syncs in one transaction, each under its own savepoint, and
@@ -198,6 +218,7 @@ impl SqliteStorage {
                     &sync.device,
                     &sync.pushes,
                     sync.from,
+                    &self.push_limits,
                 );
                 // A savepoint dropped uncommitted is rolled back: a refused push leaves
                 // nothing behind, and the others in the group go on.
@@ -357,6 +378,60 @@ impl LogTx for SqliteLog<'_> {
                 entry.action,
                 entry.detail
             ],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn doc_case(&mut self, doc_key: &str) -> Result<Option<String>, StorageError> {
+        self.query_row(
+            "SELECT case_id FROM changes WHERE doc_key = ?1 ORDER BY seq LIMIT 1",
+            [doc_key],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(db)
+    }
+
+    fn team_role(&mut self, user: &str, team: &str) -> Result<Option<TeamRole>, StorageError> {
+        let role: Option<String> = self
+            .query_row(
+                "SELECT role FROM team_members WHERE team = ?1 AND user_id = ?2",
+                params![team, user],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        role.map(|role| parse_role(&role)).transpose()
+    }
+
+    fn role_of(&mut self, user: &str, case: &str) -> Result<Option<TeamRole>, StorageError> {
+        let role: Option<String> = self
+            .query_row(
+                "SELECT m.role FROM cases c JOIN team_members m ON m.team = c.team
+                 WHERE c.case_id = ?1 AND m.user_id = ?2",
+                params![case, user],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        role.map(|role| parse_role(&role)).transpose()
+    }
+
+    fn actor_user(&mut self, actor: &str) -> Result<Option<String>, StorageError> {
+        self.query_row(
+            "SELECT user_id FROM actors WHERE actor = ?1",
+            [actor],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(db)
+    }
+
+    fn bind_actor(&mut self, actor: &str, user: &str, device: &str) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO actors (actor, user_id, device_id, bound_at) VALUES (?1, ?2, ?3, ?4)",
+            params![actor, user, device, now()],
         )
         .map_err(db)?;
         Ok(())
@@ -769,7 +844,18 @@ impl Storage for SqliteStorage {
         let tx = conn.transaction().map_err(db)?;
         let mut log = SqliteLog(&tx);
         let epoch = log.epoch()?;
-        let pushed = log::push(&mut log, &self.documents, epoch, device, pushes)?;
+        let pushed = log::push(
+            &mut log,
+            &self.documents,
+            epoch,
+            device,
+            pushes,
+            &self.push_limits,
+        )?;
+        if let Some(refusal) = pushed.refused.first() {
+            // All or nothing: the transaction is dropped, uncommitted.
+            return Err(StorageError::Refused(refusal.clone()));
+        }
         tx.commit().map_err(db)?;
         self.documents.keep(pushed.checked);
         Ok(pushed.acks)
@@ -1038,7 +1124,11 @@ mod tests {
 
         for (n, result) in results.iter().enumerate() {
             match result {
-                Err(StorageError::Rejected(_)) if n == 3 => {}
+                Ok(response) if n == 3 => {
+                    assert!(response.acks.is_empty());
+                    assert_eq!(response.refused.len(), 1);
+                    assert_eq!(response.refused[0].code, "invalid_changes");
+                }
                 Ok(response) if n != 3 => assert_eq!(response.acks.len(), 1),
                 other => panic!("sync {n}: {other:?}"),
             }
@@ -1064,6 +1154,9 @@ mod tests {
             .into_iter()
             .filter(|(_, entry)| entry.action == "sync")
             .count();
-        assert_eq!(syncs, 8, "seven in the group and the fresh one");
+        assert_eq!(
+            syncs, 9,
+            "eight in the group, the refused push's too, and the fresh one"
+        );
     }
 }

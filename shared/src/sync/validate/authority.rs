@@ -1,0 +1,968 @@
+//! Who may write what (DESIGN §10), checked change by change.
+//!
+//! Each change a push brings is judged against the document as its writer saw it, the state
+//! at the change's dependencies, and against the pushing user's role on the case's team as
+//! the server records it. Judging against what the writer saw is what keeps a change written
+//! offline, concurrently with a sign-off, while refusing one written after seeing it.
+//!
+//! What a change touched is read from its operations, never from the note the client wrote
+//! beside it: each operation's object is traced up to the top-level field it belongs to.
+
+use std::collections::{BTreeSet, HashMap};
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, Prop, ROOT, ReadDoc, ScalarValue};
+
+use super::Rejection;
+use crate::ids::{DocId, UserId};
+use crate::model::{RecordKind, RecordStatus, TeamRole};
+use crate::template::{self, Template};
+
+/// The user pushing, as the server knows them.
+#[derive(Debug, Clone, Copy)]
+pub struct Pusher<'a> {
+    /// The signed-in user.
+    pub user: &'a UserId,
+    /// Their role on the case's team.
+    pub role: TeamRole,
+}
+
+/// Record fields written once, when the record is created.
+const RECORD_FIXED: &[&str] = &[
+    "schema",
+    "doc_type",
+    "id",
+    "case_id",
+    "kind",
+    "author",
+    "created_at",
+    "writing_began",
+    "occurred_start",
+    "occurred_end",
+    "authors",
+    "body",
+    "review",
+    "addenda",
+];
+
+/// Case fields written once, when the case is created.
+const CASE_FIXED: &[&str] = &[
+    "schema",
+    "doc_type",
+    "id",
+    "author",
+    "created_at",
+    "authors",
+    "body",
+    "team",
+    "events",
+];
+
+/// Checks every change in `new` (the changes the push brings that the server lacked, in
+/// causal order) against the rules; `document` is the server's copy with them applied, and
+/// `existed` whether the server had the document before.
+pub fn check_changes(
+    document: &mut AutoCommit,
+    doc: DocId,
+    new: &[Change],
+    existed: bool,
+    pusher: Pusher<'_>,
+) -> Result<(), Rejection> {
+    let template = match doc {
+        DocId::Case(_) => &template::CASE,
+        DocId::Record(_) => match document.get(ROOT, "kind") {
+            Ok(Some((value, _))) => value
+                .as_str()
+                .and_then(|kind| kind.parse::<RecordKind>().ok())
+                .map(RecordKind::template),
+            _ => None,
+        }
+        .ok_or_else(|| Rejection::WrongDocument {
+            doc,
+            reason: "the record has no kind".into(),
+        })?,
+    };
+    let mut judge = Judge {
+        doc,
+        pusher,
+        template,
+        paths: HashMap::new(),
+        writers: None,
+    };
+    if new.iter().filter(|change| change.deps().is_empty()).count() > 1 {
+        return Err(judge.not_allowed("a document is created once"));
+    }
+    for change in new {
+        judge.check(document, change, existed)?;
+    }
+    Ok(())
+}
+
+struct Judge<'a> {
+    doc: DocId,
+    pusher: Pusher<'a>,
+    template: &'static Template,
+    /// Each object's path from the root, as map keys ("*" for a list position).
+    paths: HashMap<ObjectId, Vec<String>>,
+    /// The users who wrote part of the record (see [`Judge::writers`]), once asked for.
+    writers: Option<BTreeSet<String>>,
+}
+
+/// What one change did, gathered from its operations.
+#[derive(Default)]
+struct Touched {
+    /// The status it put, if it put one.
+    status: Option<String>,
+    /// It put `submitted_at` or `finalised_at`.
+    status_time: bool,
+    body: bool,
+    /// It touched body fields other than reviewers' ones.
+    body_beyond_review: bool,
+    review: bool,
+    signoff: bool,
+    addenda: bool,
+    /// Fields of a record fixed at creation, or other fields no change may touch.
+    fixed: Option<String>,
+    team: bool,
+}
+
+impl Judge<'_> {
+    fn not_allowed(&self, reason: impl Into<String>) -> Rejection {
+        Rejection::NotAllowed {
+            doc: self.doc,
+            reason: reason.into(),
+        }
+    }
+
+    fn forged(&self, reason: impl Into<String>) -> Rejection {
+        Rejection::ForgedAuthor {
+            doc: self.doc,
+            reason: reason.into(),
+        }
+    }
+
+    fn check(
+        &mut self,
+        document: &mut AutoCommit,
+        change: &Change,
+        existed: bool,
+    ) -> Result<(), Rejection> {
+        let actor = change.actor_id().clone();
+        let creation = change.deps().is_empty();
+        if creation && existed {
+            return Err(self.not_allowed("a document is created once"));
+        }
+        self.check_registered(document, &actor)?;
+        let expanded = change.decode();
+        let start_op = change.start_op().get();
+        let mut touched = Touched::default();
+        for op in &expanded.operations {
+            let mut path = self.path_of(document, &op.obj)?;
+            if let Key::Map(key) = &op.key {
+                path.push(key.to_string());
+            }
+            let Some(area) = path.first().cloned() else {
+                return Err(self.not_allowed("an operation on the document's root itself"));
+            };
+            let on_root = op.obj == ObjectId::Root;
+            let made_here = match &op.obj {
+                ObjectId::Root => false,
+                ObjectId::Id(id) => id.actor() == &actor && id.counter() >= start_op,
+            };
+            if matches!(
+                op.action,
+                OpType::Increment(_) | OpType::MarkBegin(_) | OpType::MarkEnd(_)
+            ) {
+                return Err(self.not_allowed("counters and marks are not part of a record"));
+            }
+            let value = match &op.action {
+                OpType::Put(ScalarValue::Str(text)) => Some(text.to_string()),
+                _ => None,
+            };
+            match area.as_str() {
+                "authors" => {
+                    let own = actor.to_hex_string();
+                    let registers_self = path.len() == 2
+                        && path[1] == own
+                        && value.as_deref() == Some(self.pusher.user.as_str());
+                    let makes_map = creation && path.len() == 1;
+                    if !(registers_self || makes_map) {
+                        return Err(self.forged(format!(
+                            "a change registers an author other than {}",
+                            self.pusher.user
+                        )));
+                    }
+                }
+                "author" if on_root => {
+                    self.expect_pusher(value.as_deref(), "the document's author")?;
+                }
+                _ => {}
+            }
+            if on_root && !creation && self.fixed_fields().contains(&area.as_str()) {
+                touched.fixed = Some(area.clone());
+            }
+            if matches!(self.doc, DocId::Record(_)) {
+                self.note_record_op(&mut touched, &path, value, made_here, op)?;
+            } else {
+                self.note_case_op(&mut touched, &path, value)?;
+            }
+        }
+        if let Some(field) = touched.fixed {
+            return Err(self.not_allowed(format!("{field} is fixed when the document is created")));
+        }
+        if creation {
+            return self.check_creation(&touched);
+        }
+        match self.doc {
+            DocId::Record(_) => self.check_record_change(document, change, &touched),
+            DocId::Case(_) if touched.team => Err(self.not_allowed(
+                "the case's team is kept by the server: ask the team's supervisor or an \
+                 administrator",
+            )),
+            DocId::Case(_) => Ok(()),
+        }
+    }
+
+    fn fixed_fields(&self) -> &'static [&'static str] {
+        match self.doc {
+            DocId::Record(_) => RECORD_FIXED,
+            DocId::Case(_) => CASE_FIXED,
+        }
+    }
+
+    /// The change's actor must be registered to the pusher, and only to them: an honest
+    /// writer registers itself in its first change of a document.
+    fn check_registered(&self, document: &AutoCommit, actor: &ActorId) -> Result<(), Rejection> {
+        let authors = match document.get(ROOT, "authors") {
+            Ok(Some((_, authors))) => authors,
+            _ => return Err(self.not_allowed("the document has no authors")),
+        };
+        let values = document
+            .get_all(&authors, actor.to_hex_string())
+            .unwrap_or_default();
+        let all_pusher = values
+            .iter()
+            .all(|(value, _)| value.as_str() == Some(self.pusher.user.as_str()));
+        if values.is_empty() || !all_pusher {
+            return Err(self.forged(format!(
+                "a change's writer is not registered to {}",
+                self.pusher.user
+            )));
+        }
+        Ok(())
+    }
+
+    fn expect_pusher(&self, value: Option<&str>, what: &str) -> Result<(), Rejection> {
+        if value == Some(self.pusher.user.as_str()) {
+            Ok(())
+        } else {
+            Err(self.forged(format!(
+                "{what} must be the signed-in user, {}",
+                self.pusher.user
+            )))
+        }
+    }
+
+    fn note_record_op(
+        &mut self,
+        touched: &mut Touched,
+        path: &[String],
+        value: Option<String>,
+        made_here: bool,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let on_root = op.obj == ObjectId::Root;
+        if on_root && matches!(path[0].as_str(), "review" | "addenda" | "body") {
+            // The lists and the body themselves: fixed when the record is created.
+            return Ok(());
+        }
+        match path[0].as_str() {
+            "status" if path.len() == 1 => {
+                touched.status = Some(value.unwrap_or_default());
+            }
+            "submitted_at" | "finalised_at" if path.len() == 1 => touched.status_time = true,
+            "signoff" => {
+                touched.signoff = true;
+                if path.get(1).map(String::as_str) == Some("by") && path.len() == 2 {
+                    self.expect_pusher(value.as_deref(), "the sign-off's signer")?;
+                }
+            }
+            "review" => {
+                touched.review = true;
+                if path.len() == 3 && path[2] == "by" {
+                    self.expect_pusher(value.as_deref(), "a review entry's reviewer")?;
+                }
+            }
+            "addenda" => {
+                touched.addenda = true;
+                let inserts_entry = path.len() == 1 && op.insert;
+                if matches!(op.action, OpType::Delete) || !(inserts_entry || made_here) {
+                    return Err(
+                        self.not_allowed("addenda are added; nothing already there is changed")
+                    );
+                }
+                if path.len() == 3 && path[2] == "author" {
+                    self.expect_pusher(value.as_deref(), "an addendum's author")?;
+                }
+            }
+            "body" => {
+                touched.body = true;
+                if !self.is_review_field(path) {
+                    touched.body_beyond_review = true;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn note_case_op(
+        &self,
+        touched: &mut Touched,
+        path: &[String],
+        value: Option<String>,
+    ) -> Result<(), Rejection> {
+        match path[0].as_str() {
+            "team" if path.len() > 1 => touched.team = true,
+            "events" if path.len() == 3 && path[2] == "by" => {
+                self.expect_pusher(value.as_deref(), "a case event's recorder")?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether a body path is within a reviewer's field (a supervisor's comment).
+    fn is_review_field(&self, path: &[String]) -> bool {
+        let template = self.template;
+        match path {
+            [_, field, ..] if template.field(field).is_some() => {
+                template.field(field).is_some_and(|spec| spec.review)
+            }
+            [_, list, _, field, ..] => template
+                .list(list)
+                .and_then(|list| list.field(field))
+                .is_some_and(|spec| spec.review),
+            _ => false,
+        }
+    }
+
+    fn check_creation(&self, touched: &Touched) -> Result<(), Rejection> {
+        let draft = touched
+            .status
+            .as_deref()
+            .is_none_or(|status| status == RecordStatus::Draft.as_str());
+        if touched.signoff || touched.review || touched.addenda || !draft {
+            return Err(self.not_allowed("a record is created as an empty draft"));
+        }
+        Ok(())
+    }
+
+    fn check_record_change(
+        &mut self,
+        document: &mut AutoCommit,
+        change: &Change,
+        touched: &Touched,
+    ) -> Result<(), Rejection> {
+        let deps = change.deps().to_vec();
+        let signed_before = matches!(document.get_at(ROOT, "signoff", &deps), Ok(Some(_)));
+        let status_before: RecordStatus = match document.get_at(ROOT, "status", &deps) {
+            Ok(Some((value, _))) => value
+                .as_str()
+                .and_then(|status| status.parse().ok())
+                .ok_or_else(|| self.not_allowed("the record's status does not read"))?,
+            _ => return Err(self.not_allowed("the record's status does not read")),
+        };
+        let finalised_before = signed_before || status_before == RecordStatus::Finalised;
+        let role = self.pusher.role;
+        let user = self.pusher.user.as_str();
+
+        if finalised_before {
+            let beyond_addenda = touched.body
+                || touched.review
+                || touched.status.is_some()
+                || touched.status_time
+                || (touched.signoff && signed_before);
+            if beyond_addenda {
+                return Err(Rejection::RecordSigned { doc: self.doc });
+            }
+        } else if touched.addenda {
+            return Err(self.not_allowed("addenda are added to a signed record"));
+        }
+
+        if touched.body && status_before == RecordStatus::Submitted {
+            if touched.body_beyond_review {
+                return Err(self.not_allowed(
+                    "a submitted record waits for review: return it to the author to change it",
+                ));
+            }
+            if role != TeamRole::Supervisor {
+                return Err(Rejection::NotASupervisor {
+                    doc: self.doc,
+                    action: "comment on a submitted record",
+                });
+            }
+        }
+        if touched.status_time && touched.status.is_none() {
+            return Err(self.not_allowed("a review time is set only with the status it marks"));
+        }
+        if touched.review && status_before != RecordStatus::Submitted {
+            return Err(self.not_allowed("only a submitted record is reviewed"));
+        }
+        if touched.review && role != TeamRole::Supervisor {
+            return Err(Rejection::NotASupervisor {
+                doc: self.doc,
+                action: "review a record",
+            });
+        }
+        if let Some(status) = &touched.status {
+            let next: RecordStatus = status
+                .parse()
+                .map_err(|_| self.not_allowed(format!("{status:?} is not a status")))?;
+            if !status_before.may_become(next) {
+                return Err(self.not_allowed(format!(
+                    "a {} record does not become {}",
+                    status_before.as_str(),
+                    next.as_str()
+                )));
+            }
+            match next {
+                RecordStatus::Submitted => {
+                    if !touched.body_beyond_review && !self.writers(document)?.contains(user) {
+                        return Err(self
+                            .not_allowed("a record is submitted by someone who wrote part of it"));
+                    }
+                }
+                RecordStatus::Returned | RecordStatus::Finalised => {
+                    if role != TeamRole::Supervisor {
+                        return Err(Rejection::NotASupervisor {
+                            doc: self.doc,
+                            action: if next == RecordStatus::Returned {
+                                "return a record"
+                            } else {
+                                "approve and sign a record"
+                            },
+                        });
+                    }
+                    if next == RecordStatus::Finalised && self.writers(document)?.contains(user) {
+                        return Err(Rejection::OwnRecord { doc: self.doc });
+                    }
+                }
+                RecordStatus::Draft => {}
+            }
+        }
+        if touched.signoff {
+            self.check_signoff(document, change, status_before)?;
+        }
+        Ok(())
+    }
+
+    fn check_signoff(
+        &mut self,
+        document: &mut AutoCommit,
+        change: &Change,
+        status_before: RecordStatus,
+    ) -> Result<(), Rejection> {
+        let doc = self.doc;
+        let bad = |reason: &str| Rejection::BadSignOff {
+            doc,
+            reason: reason.to_owned(),
+        };
+        if status_before != RecordStatus::Finalised {
+            return Err(bad("a record is signed once it is approved"));
+        }
+        if self.pusher.role != TeamRole::Supervisor {
+            return Err(Rejection::NotASupervisor {
+                doc: self.doc,
+                action: "approve and sign a record",
+            });
+        }
+        let user = self.pusher.user;
+        if self.writers(document)?.contains(user.as_str()) {
+            return Err(Rejection::OwnRecord { doc });
+        }
+        let at = [change.hash()];
+        let signoff = match document.get_at(ROOT, "signoff", &at) {
+            Ok(Some((_, signoff))) => signoff,
+            _ => return Err(bad("the sign-off is not a map")),
+        };
+        let by = document
+            .get_at(&signoff, "by", &at)
+            .ok()
+            .flatten()
+            .and_then(|(value, _)| value.as_str().map(str::to_owned));
+        if by.as_deref() != Some(self.pusher.user.as_str()) {
+            return Err(self.forged("the sign-off's signer must be the signed-in user"));
+        }
+        let heads = match document.get_at(&signoff, "heads", &at) {
+            Ok(Some((_, heads))) => heads,
+            _ => return Err(bad("the sign-off holds no heads")),
+        };
+        let mut signed: Vec<ChangeHash> = Vec::new();
+        for index in 0..document.length_at(&heads, &at) {
+            let head = document
+                .get_at(&heads, index, &at)
+                .ok()
+                .flatten()
+                .and_then(|(value, _)| value.as_str().and_then(|text| text.parse().ok()))
+                .ok_or_else(|| bad("a sign-off head does not read"))?;
+            signed.push(head);
+        }
+        let signed: BTreeSet<ChangeHash> = signed.into_iter().collect();
+        let deps: BTreeSet<ChangeHash> = change.deps().iter().copied().collect();
+        if signed != deps {
+            return Err(bad(
+                "the sign-off's heads must be the record's heads when it was approved",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The users who wrote part of the record: who created it, and whoever changed any of
+    /// its body beyond reviewers' fields, by the document's (checked) register of authors.
+    fn writers(&mut self, document: &mut AutoCommit) -> Result<&BTreeSet<String>, Rejection> {
+        if self.writers.is_none() {
+            let mut authors: HashMap<String, String> = HashMap::new();
+            if let Ok(Some((_, map))) = document.get(ROOT, "authors") {
+                for actor in document.keys(&map) {
+                    if let Ok(Some((value, _))) = document.get(&map, &actor)
+                        && let Some(user) = value.as_str()
+                    {
+                        authors.insert(actor.clone(), user.to_owned());
+                    }
+                }
+            }
+            let mut writers = BTreeSet::new();
+            for change in document.get_changes(&[]) {
+                let Some(user) = authors.get(&change.actor_id().to_hex_string()) else {
+                    continue;
+                };
+                if writers.contains(user) {
+                    continue;
+                }
+                let wrote = change.deps().is_empty()
+                    || change.decode().operations.iter().any(|op| {
+                        let mut path = self.path_of(document, &op.obj).unwrap_or_default();
+                        if let Key::Map(key) = &op.key {
+                            path.push(key.to_string());
+                        }
+                        path.first().map(String::as_str) == Some("body")
+                            && !self.is_review_field(&path)
+                    });
+                if wrote {
+                    writers.insert(user.clone());
+                }
+            }
+            self.writers = Some(writers);
+        }
+        Ok(self.writers.as_ref().expect("filled above"))
+    }
+
+    /// An object's path from the root, cached.
+    fn path_of(&mut self, document: &AutoCommit, obj: &ObjectId) -> Result<Vec<String>, Rejection> {
+        let ObjectId::Id(id) = obj else {
+            return Ok(Vec::new());
+        };
+        if let Some(path) = self.paths.get(obj) {
+            return Ok(path.clone());
+        }
+        // The actor's index is looked up by its id when the one given does not match.
+        let exid = ObjId::Id(id.counter(), id.actor().clone(), usize::MAX);
+        let parents = document
+            .parents(&exid)
+            .map_err(|_| self.not_allowed("an operation on an object the document lacks"))?;
+        let mut path: Vec<String> = parents
+            .map(|parent| match parent.prop {
+                Prop::Map(key) => key,
+                Prop::Seq(_) => "*".to_owned(),
+            })
+            .collect();
+        path.reverse();
+        self.paths.insert(obj.clone(), path.clone());
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::ObjType;
+    use automerge::transaction::Transactable;
+    use chrono::Utc;
+
+    use super::*;
+    use crate::document::{Document, Edit, Occurrence, Writer};
+    use crate::ids::{CaseId, RecordId};
+    use crate::sync::protocol::{DocChanges, Heads, Push};
+    use crate::sync::validate::{PushContext, PushLimits, check_push};
+
+    /// The server's side of one document: its log, and the check each push goes through.
+    struct Server {
+        log: Vec<Vec<u8>>,
+        doc: DocId,
+        case: CaseId,
+    }
+
+    impl Server {
+        fn push(
+            &mut self,
+            device: &mut Document,
+            user: &str,
+            role: TeamRole,
+        ) -> Result<(), Rejection> {
+            let known = match Document::load(
+                &[],
+                &self.log.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            ) {
+                Ok(mut server) if !self.log.is_empty() => server.heads(),
+                _ => Vec::new(),
+            };
+            let push = Push {
+                changes: DocChanges {
+                    doc: self.doc,
+                    case_id: self.case,
+                    changes: device.changes_after(&known),
+                },
+                heads: Heads::from_hashes(&device.heads()),
+            };
+            let user: UserId = user.parse().unwrap();
+            let context = PushContext {
+                pusher: Pusher { user: &user, role },
+                limits: PushLimits::default(),
+            };
+            let accepted = check_push(&self.log, &push, &context)?;
+            if !accepted.new_changes.is_empty() {
+                self.log.push(accepted.new_changes);
+            }
+            Ok(())
+        }
+
+        /// A device that has everything the server has, writing as `user`.
+        fn device(&self, user: &str) -> (Document, Writer) {
+            let parts: Vec<&[u8]> = self.log.iter().map(Vec::as_slice).collect();
+            let document = Document::load(&[], &parts).unwrap();
+            (document, Writer::new_device(user.parse().unwrap()))
+        }
+
+        fn pull(&self, device: &mut Document) {
+            device.apply_remote(&self.log.concat()).unwrap();
+        }
+    }
+
+    /// One action a device might try on a record.
+    type Attempt = fn(&mut Document, &Writer) -> Result<(), crate::document::DocumentError>;
+
+    const WORKER: TeamRole = TeamRole::Worker;
+    const COLLEAGUE: TeamRole = TeamRole::Colleague;
+    const SUPERVISOR: TeamRole = TeamRole::Supervisor;
+
+    /// Amara's record with her first words, accepted by the server.
+    fn amaras_record() -> (Server, Document, Writer) {
+        let amara = Writer::new_device("amara".parse().unwrap());
+        let (id, case) = (RecordId::random(), CaseId::random());
+        let mut record = Document::new_record(
+            &amara,
+            id,
+            case,
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        record
+            .edit(
+                &amara,
+                &Edit::text("observed_home", "Cold flat, heater broken."),
+                Utc::now(),
+            )
+            .unwrap();
+        let mut server = Server {
+            log: Vec::new(),
+            doc: DocId::Record(id),
+            case,
+        };
+        server.push(&mut record, "amara", WORKER).unwrap();
+        (server, record, amara)
+    }
+
+    /// Amara's record, submitted.
+    fn submitted() -> (Server, Document, Writer) {
+        let (mut server, mut record, amara) = amaras_record();
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        (server, record, amara)
+    }
+
+    /// Amara's record, approved and signed by grace.
+    fn signed() -> (Server, Document, Writer) {
+        let (mut server, record, amara) = submitted();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        (server, record, amara)
+    }
+
+    /// Makes one change on the raw document, registering the writer as `as_user`.
+    fn raw_change(
+        document: &mut Document,
+        writer: &Writer,
+        as_user: &str,
+        change: impl FnOnce(&mut AutoCommit),
+    ) {
+        let doc = document.automerge();
+        doc.set_actor(writer.actor.clone());
+        let (_, authors) = doc.get(ROOT, "authors").unwrap().unwrap();
+        doc.put(&authors, writer.actor.to_hex_string(), as_user)
+            .unwrap();
+        change(doc);
+        doc.commit();
+    }
+
+    #[test]
+    fn the_review_cycle_done_honestly_is_accepted() {
+        let (mut server, mut record, amara) = submitted();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy
+            .comment(&grace, "Say who else was there.", Utc::now())
+            .unwrap();
+        grace_copy
+            .return_to_author(&grace, "Add who was there.", Utc::now())
+            .unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        server.pull(&mut record);
+        record
+            .edit(
+                &amara,
+                &Edit::text("people_present", "Client and her son."),
+                Utc::now(),
+            )
+            .unwrap();
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        server.pull(&mut grace_copy);
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        let (mut ben_copy, ben) = server.device("ben");
+        ben_copy
+            .add_addendum(
+                &ben,
+                "Late information",
+                "The son left at noon.",
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap();
+    }
+
+    #[test]
+    fn a_colleague_neither_approves_nor_returns_nor_comments() {
+        let (server, _, _) = submitted();
+        let attempts: [Attempt; 3] = [
+            |doc, ben| doc.finalise(ben, Utc::now()),
+            |doc, ben| doc.return_to_author(ben, "Redo it.", Utc::now()),
+            |doc, ben| doc.comment(ben, "Looks fine.", Utc::now()),
+        ];
+        for attempt in attempts {
+            let mut server = Server {
+                log: server.log.clone(),
+                ..server
+            };
+            let (mut ben_copy, ben) = server.device("ben");
+            attempt(&mut ben_copy, &ben).unwrap();
+            let refused = server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap_err();
+            assert_eq!(refused.code(), "not_a_supervisor", "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_supervisor_does_not_sign_a_record_they_wrote_part_of() {
+        let (mut server, mut record, amara) = amaras_record();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy
+            .edit(
+                &grace,
+                &Edit::text("plan", "Chase the landlord."),
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        server.pull(&mut record);
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        server.pull(&mut grace_copy);
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        let refused = server
+            .push(&mut grace_copy, "grace", SUPERVISOR)
+            .unwrap_err();
+        assert_eq!(refused.code(), "own_record");
+
+        // Nor does the author, even as a supervisor on the team.
+        let (mut own_copy, _) = server.device("amara");
+        own_copy.finalise(&amara, Utc::now()).unwrap();
+        let refused = server.push(&mut own_copy, "amara", SUPERVISOR).unwrap_err();
+        assert_eq!(refused.code(), "own_record");
+
+        // Another supervisor may.
+        let (mut hana_copy, hana) = server.device("hana");
+        hana_copy.finalise(&hana, Utc::now()).unwrap();
+        server.push(&mut hana_copy, "hana", SUPERVISOR).unwrap();
+    }
+
+    #[test]
+    fn writing_in_another_users_name_is_refused() {
+        let (mut server, _, _) = amaras_record();
+        let (mut ben_copy, _) = server.device("ben");
+        let as_grace = Writer::new_device("grace".parse().unwrap());
+        ben_copy
+            .edit(
+                &as_grace,
+                &Edit::text("plan", "Close the case."),
+                Utc::now(),
+            )
+            .unwrap();
+        let refused = server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap_err();
+        assert_eq!(refused.code(), "forged_author");
+
+        // Registering his own writer to grace is the same forgery.
+        let (mut ben_copy, ben) = server.device("ben");
+        raw_change(&mut ben_copy, &ben, "grace", |_| {});
+        let refused = server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap_err();
+        assert_eq!(refused.code(), "forged_author");
+    }
+
+    #[test]
+    fn a_sign_off_in_another_name_or_at_other_heads_is_refused() {
+        let (server, _, _) = submitted();
+        for (signer, heads_kept, code) in [
+            ("grace", true, "forged_author"),
+            ("ben", false, "bad_signoff"),
+        ] {
+            let mut server = Server {
+                log: server.log.clone(),
+                ..server
+            };
+            let (mut ben_copy, ben) = server.device("ben");
+            let now = Utc::now().timestamp_millis();
+            raw_change(&mut ben_copy, &ben, "ben", |doc| {
+                doc.put(ROOT, "status", "finalised").unwrap();
+                doc.put(ROOT, "finalised_at", ScalarValue::Timestamp(now))
+                    .unwrap();
+            });
+            let finalised = ben_copy.heads();
+            raw_change(&mut ben_copy, &ben, "ben", |doc| {
+                let signoff = doc.put_object(ROOT, "signoff", ObjType::Map).unwrap();
+                let heads = doc.put_object(&signoff, "heads", ObjType::List).unwrap();
+                if heads_kept {
+                    for (index, head) in finalised.iter().enumerate() {
+                        doc.insert(&heads, index, head.to_string()).unwrap();
+                    }
+                }
+                doc.put(&signoff, "by", signer).unwrap();
+                doc.put(&signoff, "at", ScalarValue::Timestamp(now))
+                    .unwrap();
+            });
+            let refused = server.push(&mut ben_copy, "ben", SUPERVISOR).unwrap_err();
+            assert_eq!(refused.code(), code, "{refused}");
+        }
+    }
+
+    #[test]
+    fn after_the_sign_off_only_addenda_are_added() {
+        let (mut server, mut record, amara) = signed();
+        server.pull(&mut record);
+        let body = record.automerge().get(ROOT, "body").unwrap().unwrap().1;
+        raw_change(&mut record, &amara, "amara", |doc| {
+            doc.put(&body, "place", "Somewhere else").unwrap();
+        });
+        let refused = server.push(&mut record, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "record_signed");
+
+        let (mut fresh, _) = server.device("amara");
+        fresh
+            .add_addendum(
+                &amara,
+                "Correction",
+                "The visit was at the day centre.",
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut fresh, "amara", WORKER).unwrap();
+    }
+
+    #[test]
+    fn an_edit_written_offline_beside_the_sign_off_is_kept() {
+        let (mut server, _, _) = amaras_record();
+        let (mut ben_copy, ben) = server.device("ben");
+        let (mut record, amara) = server.device("amara");
+        let amara = Writer {
+            user: amara.user,
+            actor: record.automerge().get_actor().clone(),
+        };
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        // Ben, offline since the draft, adds to it.
+        ben_copy
+            .edit(
+                &ben,
+                &Edit::text("interventions", "Gave the fuel-bank number."),
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap();
+    }
+
+    #[test]
+    fn a_records_case_and_creation_are_fixed() {
+        let (mut server, mut record, amara) = amaras_record();
+        raw_change(&mut record, &amara, "amara", |doc| {
+            doc.put(ROOT, "case_id", CaseId::random().to_string())
+                .unwrap();
+        });
+        let refused = server.push(&mut record, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
+
+        // A second "creation" under another case, to outrank the first by merge order.
+        let DocId::Record(id) = server.doc else {
+            unreachable!()
+        };
+        let other = Writer::new_device("amara".parse().unwrap());
+        let mut rival = Document::new_record(
+            &other,
+            id,
+            CaseId::random(),
+            RecordKind::HomeVisit,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let refused = server.push(&mut rival, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed", "{refused}");
+    }
+
+    #[test]
+    fn a_case_team_is_not_changed_by_a_device() {
+        let amara = Writer::new_device("amara".parse().unwrap());
+        let id = CaseId::random();
+        let mut case = Document::new_case(&amara, id, "Client A", Utc::now()).unwrap();
+        let mut server = Server {
+            log: Vec::new(),
+            doc: DocId::Case(id),
+            case: id,
+        };
+        server.push(&mut case, "amara", WORKER).unwrap();
+        case.edit(&amara, &Edit::text("client_name", "Client B"), Utc::now())
+            .unwrap();
+        server.push(&mut case, "amara", WORKER).unwrap();
+        case.set_team_member(
+            &amara,
+            &"ben".parse().unwrap(),
+            Some(SUPERVISOR),
+            Utc::now(),
+        )
+        .unwrap();
+        let refused = server.push(&mut case, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
+    }
+}
