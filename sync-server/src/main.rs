@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use doorstep_shared::document::{Document, Edit, Writer};
 use doorstep_shared::sync::protocol::{DocChanges, Heads, Push};
+use doorstep_shared::sync::validate::PushLimits;
 use doorstep_shared::{CaseId, DocId, UserId};
 use doorstep_sync_server::settings::FileSettings;
 use doorstep_sync_server::storage::postgres::PostgresStorage;
@@ -34,8 +35,8 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Global {
     /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes,
-    /// request_timeout_secs, bodies_in_memory_bytes, sign_ins_per_minute, web_root,
-    /// allowed_origins).
+    /// request_timeout_secs, bodies_in_memory_bytes, sign_ins_per_minute, max_push_bytes,
+    /// max_push_operations, web_root, allowed_origins).
     #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
     /// Folder of the embedded database [default: ./doorstep-data].
@@ -226,7 +227,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Admin(Admin::Restore { from }) = &cli.command {
         return restore(&database, from);
     }
-    let storage = database.open()?;
+    let mut push_limits = PushLimits::default();
+    if let Some(bytes) = file.max_push_bytes {
+        push_limits.max_decoded_bytes = bytes;
+    }
+    if let Some(operations) = file.max_push_operations {
+        push_limits.max_operations = operations;
+    }
+    let storage = database.open(push_limits)?;
     match cli.command {
         Command::Serve {
             listen,
@@ -293,11 +301,12 @@ impl Database {
         data_dir.join("doorstep-server.db")
     }
 
-    fn open(&self) -> anyhow::Result<Arc<dyn Storage>> {
+    fn open(&self, push_limits: PushLimits) -> anyhow::Result<Arc<dyn Storage>> {
         match self {
             Database::Postgres { url } => {
                 let storage = PostgresStorage::connect(url, POSTGRES_CONNECTIONS)
-                    .context("connecting to PostgreSQL")?;
+                    .context("connecting to PostgreSQL")?
+                    .with_push_limits(push_limits);
                 Ok(Arc::new(storage))
             }
             Database::Sqlite { data_dir } => {
@@ -305,7 +314,8 @@ impl Database {
                     .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
                 let path = Database::sqlite_path(data_dir);
                 let storage = SqliteStorage::open(&path)
-                    .with_context(|| format!("opening the database {}", path.display()))?;
+                    .with_context(|| format!("opening the database {}", path.display()))?
+                    .with_push_limits(push_limits);
                 Ok(Arc::new(storage))
             }
         }

@@ -27,6 +27,10 @@ pub struct FileSettings {
     /// office where many devices sign in from one address at once may need more than the
     /// default.
     pub sign_ins_per_minute: Option<usize>,
+    /// What one document's push may hold once inflated, in bytes (4 MiB by default).
+    pub max_push_bytes: Option<usize>,
+    /// How many Automerge operations one document's push may hold (100,000 by default).
+    pub max_push_operations: Option<usize>,
     /// A folder with the web app's build, served at `/`.
     pub web_root: Option<PathBuf>,
     /// Other web origins whose pages may call the API.

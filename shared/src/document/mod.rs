@@ -754,6 +754,12 @@ impl Document {
         Ok(searchable_text(&json::render(&self.doc, None)?))
     }
 
+    /// The whole document as JSON, as it is now: lists of entries as arrays, narrative text
+    /// as strings.
+    pub fn to_json(&self) -> Result<serde_json::Value, DocumentError> {
+        json::render(&self.doc, None)
+    }
+
     /// What the store's index rows are made of, read in one pass over the document.
     pub fn index_view(&self) -> Result<IndexView, DocumentError> {
         let json = json::render(&self.doc, None)?;

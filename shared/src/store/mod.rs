@@ -15,6 +15,7 @@ pub mod browser;
 mod chunked;
 mod key;
 mod queries;
+mod refusals;
 mod schema;
 mod sync;
 
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 pub use key::Passphrase;
 pub use queries::{CaseSummary, RecordSummary, SearchHit};
+pub use refusals::{Refused, RefusedText};
 
 use crate::document::{Document, DocumentError, Edit, HistoryEntry, Occurrence, Writer};
 use crate::ids::{CaseId, DocId, ItemId, RecordId, UserId};

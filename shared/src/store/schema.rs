@@ -82,6 +82,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX documents_unacknowledged ON documents (doc_key) WHERE heads != acked_heads;
     "#,
+    // 4: pushes the server refused, with the words the worker wrote that it did not take
+    // (JSON: [{"field": label, "text": words}]), kept for the worker to see and reuse.
+    r#"
+    CREATE TABLE refusals (
+        id         INTEGER PRIMARY KEY,
+        doc_key    TEXT NOT NULL,
+        case_id    TEXT NOT NULL,
+        code       TEXT NOT NULL,
+        message    TEXT NOT NULL,
+        refused_at TEXT NOT NULL,
+        texts      TEXT NOT NULL
+    );
+    CREATE INDEX refusals_by_doc ON refusals (doc_key);
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{
     Store, StoreError, append_changes, case_of, format_heads, insert_document, load_document,
-    parse_doc_key, parse_heads, queries,
+    parse_doc_key, parse_heads, queries, refusals,
 };
 use crate::document::Document;
 use crate::ids::{CaseId, DocId};
@@ -146,14 +146,19 @@ impl Store {
     }
 
     /// Applies a server's answer in one transaction: its pulled changes, its
-    /// acknowledgements, its purges and the new cursor. If anything in it is refused, none of
+    /// acknowledgements, its refusals, its purges and the new cursor. If anything in it is refused, none of
     /// it is stored.
     pub fn apply_sync_response(
         &mut self,
         response: &SyncResponse,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let touched: Vec<DocId> = response.pulls.iter().map(|pull| pull.doc).collect();
+        let touched: Vec<DocId> = response
+            .pulls
+            .iter()
+            .map(|pull| pull.doc)
+            .chain(response.refused.iter().map(|refusal| refusal.doc))
+            .collect();
         let result = (|| {
             let tx = self.conn.transaction()?;
             for ack in &response.acks {
@@ -161,6 +166,11 @@ impl Store {
                     "UPDATE documents SET acked_heads = ?2 WHERE doc_key = ?1",
                     params![ack.doc.key(), format_heads(&ack.heads.to_hashes())],
                 )?;
+            }
+            for refusal in &response.refused {
+                // Out of memory first: the copy on disk may be set back to the server's.
+                self.open_docs.remove(&refusal.doc);
+                refusals::apply_refusal(&tx, refusal, now)?;
             }
             for pull in &response.pulls {
                 let nothing_pending =
@@ -204,7 +214,7 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM changes; DELETE FROM documents; DELETE FROM cases;
              DELETE FROM records; DELETE FROM search; DELETE FROM search_rows;
-             DELETE FROM settings WHERE key = 'sync_cursor';",
+             DELETE FROM refusals; DELETE FROM settings WHERE key = 'sync_cursor';",
         )?;
         tx.commit()?;
         self.open_docs.clear();
@@ -283,6 +293,7 @@ fn purge_case(tx: &Transaction<'_>, case: CaseId) -> Result<(), StoreError> {
         [&case],
     )?;
     tx.execute("DELETE FROM records WHERE case_id = ?1", [&case])?;
+    tx.execute("DELETE FROM refusals WHERE case_id = ?1", [&case])?;
     tx.execute("DELETE FROM cases WHERE case_id = ?1", [&case])?;
     tx.execute(
         "DELETE FROM changes WHERE doc_key IN (SELECT doc_key FROM documents WHERE case_id = ?1)",

@@ -375,7 +375,7 @@ fn finalising_signs_and_the_signed_view_survives_reopening() {
 
 mod sync {
     use super::*;
-    use crate::sync::protocol::{Ack, Cursor, DocChanges, SyncResponse};
+    use crate::sync::protocol::{Ack, Cursor, DocChanges, Refusal, SyncResponse};
 
     fn pull_everything(from: &mut Store) -> Vec<DocChanges> {
         from.pending_pushes()
@@ -428,6 +428,86 @@ mod sync {
             colleague.pending_pushes().unwrap().is_empty(),
             "what came from the server is acknowledged by coming from it"
         );
+    }
+
+    #[test]
+    fn a_refused_push_sets_the_document_back_to_the_servers_and_keeps_the_words() {
+        let dir = TempDir::new().unwrap();
+        let mut worker = open_signed_in(&dir, "amara");
+        let case = worker.create_case("Client", at(0)).unwrap();
+        let record = visit(&mut worker, case, 1);
+        worker
+            .edit(record, &Edit::text("plan", "Call the GP."), at(2))
+            .unwrap();
+        // The server took everything so far.
+        let acks = worker
+            .pending_pushes()
+            .unwrap()
+            .into_iter()
+            .map(|push| Ack {
+                doc: push.changes.doc,
+                heads: push.heads,
+            })
+            .collect();
+        let server_copy = worker.export(DocId::Record(record)).unwrap();
+        worker
+            .apply_sync_response(
+                &SyncResponse {
+                    acks,
+                    ..Default::default()
+                },
+                at(3),
+            )
+            .unwrap();
+        // Then refuses what she wrote next.
+        worker
+            .edit(
+                record,
+                &Edit::text("plan", "Call the GP and the school."),
+                at(4),
+            )
+            .unwrap();
+        assert_eq!(worker.pending_pushes().unwrap().len(), 1);
+        let refusal = Refusal {
+            doc: DocId::Record(record),
+            code: "record_signed".into(),
+            message: "the record is signed".into(),
+            server_copy,
+        };
+        worker
+            .apply_sync_response(
+                &SyncResponse {
+                    refused: vec![refusal],
+                    cursor: Cursor(vec![5]),
+                    ..Default::default()
+                },
+                at(5),
+            )
+            .unwrap();
+        assert!(
+            worker.pending_pushes().unwrap().is_empty(),
+            "nothing refused is pushed again"
+        );
+        let RecordBody::HomeVisit(body) = worker.record(record).unwrap().body else {
+            panic!("a home visit");
+        };
+        assert_eq!(body.plan, "Call the GP.", "the server's copy");
+        let refusals = worker.refusals(DocId::Record(record)).unwrap();
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0].code, "record_signed");
+        assert_eq!(
+            refusals[0].texts,
+            [RefusedText {
+                field: "Plan".into(),
+                text: "Call the GP and the school.".into()
+            }]
+        );
+        // Kept across reopening, and gone once dismissed.
+        drop(worker);
+        let mut worker = open_signed_in(&dir, "amara");
+        let id = worker.refusals(DocId::Record(record)).unwrap()[0].id;
+        worker.dismiss_refusal(id).unwrap();
+        assert!(worker.refusals(DocId::Record(record)).unwrap().is_empty());
     }
 
     #[test]

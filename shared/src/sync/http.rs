@@ -75,6 +75,8 @@ pub struct SyncReport {
     pub pulled: usize,
     /// Cases purged.
     pub purged: usize,
+    /// Documents whose push the server refused (kept as [`crate::store::Refused`]).
+    pub refused: usize,
     /// Bytes sent in request bodies.
     pub bytes_sent: usize,
     /// Bytes received in response bodies.
@@ -213,6 +215,7 @@ impl SyncClient {
         let response: SyncResponse = protocol::decode(&bytes)?;
         report.pulled += response.pulls.len();
         report.purged += response.purge.len();
+        report.refused += response.refused.len();
         Ok(response)
     }
 
