@@ -132,6 +132,15 @@ impl From<RecordId> for DocId {
 pub struct UserId(String);
 
 impl UserId {
+    /// The name the server's own changes are written under (a case's team, which only the
+    /// server writes). No user may take it.
+    pub const ADMINISTRATOR: &'static str = "administrator";
+
+    /// The server's name, [`UserId::ADMINISTRATOR`].
+    pub fn administrator() -> UserId {
+        UserId(UserId::ADMINISTRATOR.to_owned())
+    }
+
     /// The user name as text.
     pub fn as_str(&self) -> &str {
         &self.0

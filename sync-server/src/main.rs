@@ -419,6 +419,11 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
     match admin {
         Admin::User(UserCommand::Create { user }) => {
             let user = user_id(&user)?;
+            if user.as_str() == UserId::ADMINISTRATOR {
+                bail!(
+                    "{user} is the name the server's own changes are written under: choose another"
+                );
+            }
             let hash = auth::hash_password(&read_new_password(&user)?)?;
             storage.create_user(&user, &hash)?;
             storage.audit(admin_entry(&user, "user_created"))?;

@@ -33,6 +33,8 @@ use automerge::{
     ActorId, AutoCommit, Automerge, AutomergeError, ChangeHash, LoadOptions, ObjId, ObjType,
     OnPartialLoad, ROOT, ReadDoc, VerificationMode,
 };
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -124,7 +126,19 @@ pub struct Writer {
     pub actor: ActorId,
 }
 
+/// The actor id of the server's own changes.
+const SERVER_ACTOR: [u8; 16] = *b"doorstep-server!";
+
 impl Writer {
+    /// The server's writer, for the changes it makes itself (a case's team). The server
+    /// binds its actor id to [`UserId::ADMINISTRATOR`], so no device can write with it.
+    pub fn server() -> Self {
+        Writer {
+            user: UserId::administrator(),
+            actor: ActorId::from(SERVER_ACTOR.as_slice()),
+        }
+    }
+
     /// A writer with a fresh random actor id.
     pub fn new_device(user: UserId) -> Self {
         Writer {
@@ -654,6 +668,39 @@ impl Document {
         })();
         let path = vec![format!("team/{user}")];
         self.finish(result, Action::Team, path, now)
+    }
+
+    /// Makes the case's team `roster`, in one change, if it is not that already; returns
+    /// whether it changed. The server writes this, as its word on who is on the team: no
+    /// device's change to the team is accepted.
+    pub fn set_team(
+        &mut self,
+        writer: &Writer,
+        roster: &BTreeMap<UserId, TeamRole>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DocumentError> {
+        let current = self.case()?.team;
+        if &current == roster {
+            return Ok(false);
+        }
+        self.prepare(writer)?;
+        let mut paths = Vec::new();
+        let result = (|| {
+            let team = object(&self.doc, &ROOT, "team")?;
+            for user in current.keys().filter(|user| !roster.contains_key(*user)) {
+                self.doc.delete(&team, user.as_str())?;
+                paths.push(format!("team/{user}"));
+            }
+            for (user, role) in roster {
+                if current.get(user) != Some(role) {
+                    self.doc.put(&team, user.as_str(), role.as_str())?;
+                    paths.push(format!("team/{user}"));
+                }
+            }
+            Ok(())
+        })();
+        self.finish(result, Action::Team, paths, now)?;
+        Ok(true)
     }
 
     /// Records a referral, transfer, closure or reopening, and moves the case's status.

@@ -4,12 +4,13 @@
 //! inside one of its transactions; [`sync`], [`push`], [`pull`] and [`recompute_access`] do
 //! the rest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use doorstep_shared::document::{Document, Writer};
 use doorstep_shared::model::TeamRole;
 use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, Refusal, SyncResponse};
 use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
-use doorstep_shared::{CaseId, DocId};
+use doorstep_shared::{CaseId, DocId, UserId};
 
 use super::documents::{Checked, DocumentCache};
 use super::{AuditEntry, Device, StorageError};
@@ -65,6 +66,12 @@ pub trait LogTx {
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError>;
     /// The case a document was filed under by its first row in the log, if it has one.
     fn doc_case(&mut self, doc_key: &str) -> Result<Option<String>, StorageError>;
+    /// The team that holds a case, if the server knows the case.
+    fn case_team(&mut self, case: &str) -> Result<Option<String>, StorageError>;
+    /// The cases a team holds.
+    fn team_cases(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError>;
+    /// A team's members and their roles.
+    fn team_roster(&mut self, team: &str) -> Result<BTreeMap<UserId, TeamRole>, StorageError>;
     /// The user's role on a team, if they are on it.
     fn team_role(&mut self, user: &str, team: &str) -> Result<Option<TeamRole>, StorageError>;
     /// The user's role on the team that holds the case, if they are on it.
@@ -131,6 +138,60 @@ pub fn recompute_team(tx: &mut impl LogTx, team: &str) -> Result<(), StorageErro
     }
     Ok(())
 }
+
+/// Writes the team's roster into the document of each case it holds: the team a device
+/// shows is the server's word, written as the server ([`Writer::server`]).
+pub fn write_team_rosters(tx: &mut impl LogTx, team: &str) -> Result<(), StorageError> {
+    for case in tx.team_cases(team)? {
+        write_case_roster(tx, &case)?;
+    }
+    Ok(())
+}
+
+/// Writes the roster of the team holding `case` into the case's document, if the server has
+/// the document and its team is not that already.
+pub fn write_case_roster(tx: &mut impl LogTx, case: &str) -> Result<(), StorageError> {
+    let Some(team) = tx.case_team(case)? else {
+        return Ok(());
+    };
+    let roster = tx.team_roster(&team)?;
+    let case_id = parse_case(case)?;
+    let doc_key = DocId::Case(case_id).key();
+    // The log's clock first: taking a number holds the lock that keeps two server processes
+    // from writing the server's change to one document at once (a number left unused is a
+    // gap in the log, which readers pass over).
+    let seq = tx.next_seq()?;
+    let log = tx.doc_log(&doc_key)?;
+    if log.is_empty() {
+        return Ok(());
+    }
+    let server = Writer::server();
+    let actor = server.actor.to_hex_string();
+    match tx.actor_user(&actor)? {
+        Some(user) if user != UserId::ADMINISTRATOR => {
+            return Err(StorageError::Database(format!(
+                "the server's actor id is bound to {user}"
+            )));
+        }
+        Some(_) => {}
+        None => tx.bind_actor(&actor, UserId::ADMINISTRATOR, "server")?,
+    }
+    let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
+    let mut document = Document::load(&[], &parts)
+        .map_err(|error| StorageError::Database(format!("{doc_key} does not load: {error}")))?;
+    let changed = document
+        .set_team(&server, &roster, chrono::Utc::now())
+        .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?;
+    if changed {
+        let bytes = document.take_unsaved_changes().concat();
+        tx.append_change(seq, case, &doc_key, SERVER_DEVICE, &bytes)?;
+    }
+    Ok(())
+}
+
+/// The device id of the server's own rows in the log: no device has it, so every device
+/// pulls them.
+pub const SERVER_DEVICE: &str = "server";
 
 /// What a sync's or a push's writes left: the acknowledgements, and the documents checked,
 /// for the backend to keep in its [`DocumentCache`] once the transaction commits.
@@ -346,6 +407,7 @@ fn push_one(
     for actor in unbound {
         tx.bind_actor(&actor, user, &device.id)?;
     }
+    let first_of_document = newest.is_none();
     let newest = if accepted.new_changes.is_empty() {
         newest
     } else {
@@ -353,6 +415,12 @@ fn push_one(
         tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
         Some(seq)
     };
+    if first_of_document && matches!(doc, DocId::Case(_)) {
+        // The team the case shows is the server's; the copy checked above no longer is the
+        // newest, so it is not kept.
+        write_case_roster(tx, &case_key)?;
+        return Ok(Ok(None));
+    }
     Ok(Ok(newest.map(|seq| Checked {
         doc_key,
         epoch,

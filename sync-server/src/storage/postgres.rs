@@ -10,7 +10,7 @@
 //! in groups ([`super::group`]): one transaction, a savepoint each, one commit. Their pulls
 //! then run side by side on the pool's other connections.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -500,6 +500,28 @@ impl LogTx for PgLog<'_, '_> {
         Ok(row.map(|row| row.get(0)))
     }
 
+    fn case_team(&mut self, case: &str) -> Result<Option<String>, StorageError> {
+        let row = self.query_opt("SELECT team FROM cases WHERE case_id = $1", &[&case])?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn team_cases(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError> {
+        let rows = self.query("SELECT case_id FROM cases WHERE team = $1", &[&team])?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn team_roster(&mut self, team: &str) -> Result<BTreeMap<UserId, TeamRole>, StorageError> {
+        let rows = self.query(
+            "SELECT user_id, role FROM team_members WHERE team = $1",
+            &[&team],
+        )?;
+        let mut roster = BTreeMap::new();
+        for row in rows {
+            roster.insert(parse_user(row.get(0))?, parse_role(row.get(1))?);
+        }
+        Ok(roster)
+    }
+
     fn team_role(&mut self, user: &str, team: &str) -> Result<Option<TeamRole>, StorageError> {
         let row = self.query_opt(
             "SELECT role FROM team_members WHERE team = $1 AND user_id = $2",
@@ -816,7 +838,8 @@ impl Storage for PostgresStorage {
                     db(error)
                 });
             }
-            log::recompute_access(log, user.as_str())
+            log::recompute_access(log, user.as_str())?;
+            log::write_team_rosters(log, team)
         })
     }
 
@@ -832,7 +855,8 @@ impl Storage for PostgresStorage {
             if removed == 0 {
                 return Err(StorageError::NotFound(format!("{user} on team {team}")));
             }
-            log::recompute_access(log, user.as_str())
+            log::recompute_access(log, user.as_str())?;
+            log::write_team_rosters(log, team)
         })
     }
 
@@ -862,7 +886,7 @@ impl Storage for PostgresStorage {
             if let Some(previous) = previous {
                 log::recompute_team(log, &previous)?;
             }
-            Ok(())
+            log::write_case_roster(log, &case)
         })
     }
 

@@ -7,7 +7,7 @@
 //! Syncs commit in groups ([`super::group`]): a leader holding the connection runs every
 //! queued sync in one transaction, each under its own savepoint, and commits once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -393,6 +393,36 @@ impl LogTx for SqliteLog<'_> {
         .map_err(db)
     }
 
+    fn case_team(&mut self, case: &str) -> Result<Option<String>, StorageError> {
+        self.query_row("SELECT team FROM cases WHERE case_id = ?1", [case], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(db)
+    }
+
+    fn team_cases(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError> {
+        self.strings("SELECT case_id FROM cases WHERE team = ?1", team)
+    }
+
+    fn team_roster(&mut self, team: &str) -> Result<BTreeMap<UserId, TeamRole>, StorageError> {
+        let mut statement = self
+            .0
+            .prepare_cached("SELECT user_id, role FROM team_members WHERE team = ?1")
+            .map_err(db)?;
+        let rows = statement
+            .query_map([team], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(db)?;
+        let mut roster = BTreeMap::new();
+        for row in rows {
+            let (user, role) = row.map_err(db)?;
+            roster.insert(parse_user(&user)?, parse_role(&role)?);
+        }
+        Ok(roster)
+    }
+
     fn team_role(&mut self, user: &str, team: &str) -> Result<Option<TeamRole>, StorageError> {
         let role: Option<String> = self
             .query_row(
@@ -767,7 +797,9 @@ impl Storage for SqliteStorage {
                 _ => db(error),
             });
         }
-        log::recompute_access(&mut SqliteLog(&tx), user.as_str())?;
+        let mut log = SqliteLog(&tx);
+        log::recompute_access(&mut log, user.as_str())?;
+        log::write_team_rosters(&mut log, team)?;
         tx.commit().map_err(db)
     }
 
@@ -783,7 +815,9 @@ impl Storage for SqliteStorage {
         if removed == 0 {
             return Err(StorageError::NotFound(format!("{user} on team {team}")));
         }
-        log::recompute_access(&mut SqliteLog(&tx), user.as_str())?;
+        let mut log = SqliteLog(&tx);
+        log::recompute_access(&mut log, user.as_str())?;
+        log::write_team_rosters(&mut log, team)?;
         tx.commit().map_err(db)
     }
 
@@ -818,6 +852,7 @@ impl Storage for SqliteStorage {
         if let Some(previous) = previous {
             log::recompute_team(&mut log, &previous)?;
         }
+        log::write_case_roster(&mut log, &case.to_string())?;
         tx.commit().map_err(db)
     }
 

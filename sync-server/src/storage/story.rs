@@ -226,6 +226,29 @@ pub fn story(storage: &dyn Storage) {
     sync(storage, &mut ben).unwrap();
     assert_eq!(case_ids(&ben.store), [case]);
     assert_eq!(plan(&mut ben.store, record), merged);
+    // The case's team is the server's word, written into the case by the server.
+    let team = ben.store.case(case).unwrap().team;
+    let roles: Vec<(&str, TeamRole)> = team
+        .iter()
+        .map(|(user, role)| (user.as_str(), *role))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("amara", TeamRole::Worker),
+            ("ben", TeamRole::Colleague),
+            ("grace", TeamRole::Supervisor)
+        ]
+    );
+    let by_server = ben.store.history(DocId::Case(case)).unwrap();
+    assert!(
+        by_server
+            .iter()
+            .any(
+                |entry| entry.user.as_ref().map(UserId::as_str) == Some(UserId::ADMINISTRATOR)
+                    && entry.fields.contains(&"team/ben".to_owned())
+            )
+    );
 
     // Grace leaves the team: her device purges the case.
     storage.remove_member("north", &user("grace")).unwrap();
