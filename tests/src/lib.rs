@@ -2,7 +2,7 @@
 //! `src/bin`, the tests in `tests/`; this library holds what the tests share: a real sync
 //! server process on loopback, administered through its own command line, devices with
 //! real encrypted stores syncing over HTTP, and a proxy that makes the network between them
-//! bad ([`faults`]).
+//! bad ([`faults`]), and Automerge changes no honest device would write ([`forge`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -22,6 +22,7 @@ use tempfile::TempDir;
 
 pub mod bench;
 pub mod faults;
+pub mod forge;
 
 /// The sync server's binary, built beside this test binary (`cargo build -p
 /// doorstep-sync-server` builds it; the test command does so first).

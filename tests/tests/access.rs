@@ -4,8 +4,11 @@
 
 use chrono::Utc;
 use doorstep_shared::DocId;
+use doorstep_shared::document::Document;
 use doorstep_shared::sync::http::SyncError;
-use doorstep_shared::sync::protocol::{self, CONTENT_TYPE, DocChanges, Heads, Push, SyncRequest};
+use doorstep_shared::sync::protocol::{
+    self, CONTENT_TYPE, DocChanges, Heads, Push, SyncRequest, SyncResponse,
+};
 use doorstep_tests::{Device, ServerProcess};
 
 const CANARY: &str = "canary-pelican-harbour-1984";
@@ -14,7 +17,7 @@ async fn post_sync(
     server: &ServerProcess,
     authorization: Option<&str>,
     body: Vec<u8>,
-) -> (u16, String) {
+) -> (u16, String, Vec<u8>) {
     let mut request = reqwest::Client::new()
         .post(format!("{}/v1/sync", server.url()))
         .header("content-type", CONTENT_TYPE)
@@ -25,7 +28,11 @@ async fn post_sync(
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        String::from_utf8_lossy(&bytes).into_owned(),
+        bytes.to_vec(),
+    )
 }
 
 #[tokio::test]
@@ -66,7 +73,7 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
         (Some(revoked_token.as_str()), "device_revoked"),
     ];
     for (authorization, code) in cases {
-        let (status, body) = post_sync(&server, authorization, empty.clone()).await;
+        let (status, body, _) = post_sync(&server, authorization, empty.clone()).await;
         assert_eq!(status, 401, "{authorization:?}: {body}");
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["error"]["code"], code, "{authorization:?}");
@@ -84,7 +91,7 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
     assert_eq!(report.pulled, 0);
     assert!(zed.store.caseload(Utc::now()).unwrap().is_empty());
     let zed_token = format!("Bearer {}", zed.client.token().unwrap());
-    let (status, body) = post_sync(&server, Some(&zed_token), empty.clone()).await;
+    let (status, body, _) = post_sync(&server, Some(&zed_token), empty.clone()).await;
     assert_eq!(status, 200);
     assert!(!body.contains(CANARY));
 
@@ -93,7 +100,9 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
         changes: DocChanges {
             doc: DocId::Record(record),
             case_id: case,
-            changes: amara.store.export(DocId::Record(record)).unwrap(),
+            changes: Document::load(&amara.store.export(DocId::Record(record)).unwrap(), &[])
+                .unwrap()
+                .changes_after(&[]),
         },
         heads: Heads::default(),
     };
@@ -101,19 +110,25 @@ async fn tokens_and_teams_decide_who_reads_and_writes() {
         pushes: vec![stolen],
         ..SyncRequest::default()
     };
-    let (status, body) = post_sync(&server, Some(&zed_token), protocol::encode(&request)).await;
-    assert_eq!(status, 403, "{body}");
+    let (status, body, bytes) =
+        post_sync(&server, Some(&zed_token), protocol::encode(&request)).await;
+    assert_eq!(status, 200, "{body}");
     assert!(!body.contains(CANARY));
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"],
-        "forbidden"
+    let response: SyncResponse = protocol::decode(&bytes).unwrap();
+    assert!(response.acks.is_empty());
+    assert_eq!(response.refused.len(), 1);
+    assert_eq!(response.refused[0].code, "forbidden");
+    assert!(
+        response.refused[0].server_copy.is_empty(),
+        "nothing of the record comes back"
     );
 
     // Garbage in a sync body is refused whole, with a code.
-    let (status, body) = post_sync(&server, Some(&zed_token), b"\x01garbage".to_vec()).await;
+    let (status, body, _) = post_sync(&server, Some(&zed_token), b"\x02garbage".to_vec()).await;
     assert_eq!(status, 422, "{body}");
-    let (status, _) = post_sync(&server, Some(&zed_token), b"\x07".to_vec()).await;
+    let (status, body, _) = post_sync(&server, Some(&zed_token), b"\x07".to_vec()).await;
     assert_eq!(status, 422);
+    assert!(body.contains("unsupported_protocol"), "{body}");
 
     // The audit log says who wrote and read the case, and who was refused, in UTC.
     let audit = server.admin(&["admin", "audit"], "").unwrap();

@@ -91,15 +91,17 @@ pub fn inflate_within(bytes: &[u8], limits: &PushLimits) -> Result<Inflated, Unf
                 )));
             }
         }
-        let change =
-            Change::try_from(&out[start..]).map_err(|error| Unfit::Malformed(error.to_string()))?;
-        operations = operations.saturating_add(change.len());
+        // Counted from the change's columns before Automerge reads its operations one by one:
+        // a few bytes of run-length encoding can declare millions of them.
+        operations = operations.saturating_add(count_operations(&out[start..])?);
         if operations > limits.max_operations {
             return Err(Unfit::TooLarge(format!(
                 "more than {} operations",
                 limits.max_operations
             )));
         }
+        let change =
+            Change::try_from(&out[start..]).map_err(|error| Unfit::Malformed(error.to_string()))?;
         changes.push(change);
         rest = &rest[header.size + header.data_len..];
     }
@@ -107,6 +109,161 @@ pub fn inflate_within(bytes: &[u8], limits: &PushLimits) -> Result<Inflated, Unf
         bytes: out,
         changes,
     })
+}
+
+/// How many operations an uncompressed change chunk declares, read from the run lengths of
+/// its columns (Automerge's binary format: the change's header, its column directory, then
+/// the columns): the longest column, so that no column can hide operations the others do
+/// not declare.
+fn count_operations(chunk: &[u8]) -> Result<usize, Unfit> {
+    let malformed = || Unfit::Malformed("a change that does not parse".into());
+    let header = Header::parse(chunk)?;
+    let mut input = Reader(&chunk[header.size..header.size + header.data_len]);
+    let deps = input.uleb().ok_or_else(malformed)?;
+    for _ in 0..deps {
+        input.take(32).ok_or_else(malformed)?;
+    }
+    let actor = input.uleb().ok_or_else(malformed)?;
+    input.take(actor).ok_or_else(malformed)?;
+    input.uleb().ok_or_else(malformed)?; // seq
+    input.uleb().ok_or_else(malformed)?; // start_op
+    input.uleb().ok_or_else(malformed)?; // time (its sign does not matter here)
+    let message = input.uleb().ok_or_else(malformed)?;
+    input.take(message).ok_or_else(malformed)?;
+    let others = input.uleb().ok_or_else(malformed)?;
+    for _ in 0..others {
+        let actor = input.uleb().ok_or_else(malformed)?;
+        input.take(actor).ok_or_else(malformed)?;
+    }
+    let columns = input.uleb().ok_or_else(malformed)?;
+    let mut directory = Vec::new();
+    for _ in 0..columns {
+        let spec = input.uleb().ok_or_else(malformed)?;
+        let len = input.uleb().ok_or_else(malformed)?;
+        directory.push((spec, len));
+    }
+    let mut count = 0usize;
+    for (spec, len) in directory {
+        let column = input.take(len).ok_or_else(malformed)?;
+        let values = match ColumnType::of(spec) {
+            // Raw values are read as the value metadata says, never on their own.
+            ColumnType::Value => 0,
+            kind => values_in(column, kind).ok_or_else(malformed)?,
+        };
+        count = count.max(values);
+    }
+    Ok(count)
+}
+
+/// How a column is encoded: the low three bits of its specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnType {
+    /// Run-length encoded unsigned integers (group counts, actors, integers, value
+    /// metadata).
+    Unsigned,
+    /// Run-length encoded signed integers (delta-encoded counters).
+    Signed,
+    /// Alternating run lengths of false and true.
+    Boolean,
+    /// Run-length encoded strings.
+    String,
+    /// Raw value bytes.
+    Value,
+}
+
+impl ColumnType {
+    fn of(spec: usize) -> ColumnType {
+        match spec & 0b111 {
+            3 => ColumnType::Signed,
+            4 => ColumnType::Boolean,
+            5 => ColumnType::String,
+            7 => ColumnType::Value,
+            _ => ColumnType::Unsigned,
+        }
+    }
+}
+
+/// The number of values in a column. Run-length encoding has runs of one repeated value (a
+/// positive count), literal runs (a negative count), and runs of nulls (a zero, then their
+/// count); a boolean column is only run lengths.
+fn values_in(column: &[u8], kind: ColumnType) -> Option<usize> {
+    let mut input = Reader(column);
+    let mut total = 0usize;
+    let skip_value = |input: &mut Reader<'_>| -> Option<()> {
+        match kind {
+            ColumnType::Signed => input.sleb().map(drop),
+            ColumnType::String => {
+                let len = input.uleb()?;
+                input.take(len).map(drop)
+            }
+            _ => input.uleb().map(drop),
+        }
+    };
+    while !input.0.is_empty() {
+        if kind == ColumnType::Boolean {
+            total = total.checked_add(input.uleb()?)?;
+            continue;
+        }
+        let values = match input.sleb()? {
+            0 => input.uleb()?,
+            run if run > 0 => {
+                skip_value(&mut input)?;
+                usize::try_from(run).ok()?
+            }
+            run => {
+                let literals = usize::try_from(run.unsigned_abs()).ok()?;
+                for _ in 0..literals {
+                    skip_value(&mut input)?;
+                }
+                literals
+            }
+        };
+        total = total.checked_add(values)?;
+    }
+    Some(total)
+}
+
+/// Reads LEB128 numbers and byte strings off the front of a slice.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        if self.0.len() < len {
+            return None;
+        }
+        let (taken, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(taken)
+    }
+
+    fn uleb(&mut self) -> Option<usize> {
+        let mut value: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self.0.split_first()?;
+            self.0 = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return usize::try_from(value).ok();
+            }
+        }
+        None
+    }
+
+    fn sleb(&mut self) -> Option<i64> {
+        let mut value: i64 = 0;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self.0.split_first()?;
+            self.0 = rest;
+            value |= i64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                if shift + 7 < 64 && byte & 0x40 != 0 {
+                    value |= -1 << (shift + 7);
+                }
+                return Some(value);
+            }
+        }
+        None
+    }
 }
 
 /// Checks that `more` bytes fit beside what is already in `out`.
@@ -235,6 +392,25 @@ mod tests {
             ..PushLimits::default()
         };
         assert_eq!(inflate_within(&bytes, &limits).unwrap().changes.len(), 2);
+    }
+
+    #[test]
+    fn operations_are_counted_from_the_columns_as_automerge_counts_them() {
+        let mut doc = AutoCommit::new();
+        let text = doc.put_object(ROOT, "text", ObjType::Text).unwrap();
+        doc.splice_text(&text, 0, 0, "abcdef").unwrap();
+        doc.put(ROOT, "n", 1).unwrap();
+        doc.commit();
+        doc.splice_text(&text, 2, 3, "XY").unwrap();
+        let list = doc.put_object(ROOT, "list", ObjType::List).unwrap();
+        for index in 0..300 {
+            doc.insert(&list, index, index as i64).unwrap();
+        }
+        doc.delete(ROOT, "n").unwrap();
+        doc.commit();
+        for change in doc.get_changes(&[]) {
+            assert_eq!(count_operations(change.raw_bytes()), Ok(change.len()));
+        }
     }
 
     #[test]
