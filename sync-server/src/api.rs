@@ -62,6 +62,9 @@ struct AppState {
     /// of milliseconds, so a crowd signing in at once waits its turn instead of taking the
     /// server's memory.
     password_checks: Arc<tokio::sync::Semaphore>,
+    /// How long a request may take ([`Limits::request_timeout`]): past it, a sync's work
+    /// stops.
+    request_timeout: Duration,
 }
 
 /// The routes, over `storage`.
@@ -75,6 +78,7 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         password_checks: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, usize::from),
         )),
+        request_timeout: limits.request_timeout,
     };
     let budget = BodyBudget::new(limits);
     Router::new()
@@ -175,6 +179,8 @@ pub enum ApiError {
         /// What was wrong (never note text).
         message: String,
     },
+    /// The request ran past its deadline; nothing of it was stored.
+    TimedOut,
     /// No such route.
     NotFound,
     /// Something failed on the server.
@@ -241,6 +247,11 @@ impl IntoResponse for ApiError {
                 };
                 return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
             }
+            ApiError::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request took too long and nothing of it was stored: try again".to_owned(),
+            ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -269,6 +280,7 @@ impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::ServerRestored => ApiError::ServerRestored,
+            StorageError::TimedOut => ApiError::TimedOut,
             StorageError::Refused(refusal) => ApiError::Refused {
                 code: refusal.code,
                 message: refusal.message,
@@ -451,6 +463,7 @@ async fn sync(
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let deadline = std::time::Instant::now() + state.request_timeout;
     let device = authenticate(&state, &headers).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -479,25 +492,26 @@ async fn sync(
     // The pushes, the page of pulls and the audit entries, committed together.
     let storage = state.storage.clone();
     let syncing = device.clone();
-    let response = match blocking(move || storage.sync(&syncing, request.pushes, from)).await {
-        Ok(response) => response,
-        Err(ApiError::ServerRestored) => {
-            audit(
-                &state,
-                vec![entry(&device, None, "sync_refused", SERVER_RESTORED)],
-            )
-            .await;
-            return Err(ApiError::ServerRestored);
-        }
-        Err(error) => {
-            let (action, code) = match &error {
-                ApiError::Invalid { code, .. } => ("push_refused", *code),
-                _ => ("sync_failed", "internal"),
-            };
-            audit(&state, vec![entry(&device, None, action, code)]).await;
-            return Err(error);
-        }
-    };
+    let response =
+        match blocking(move || storage.sync(&syncing, request.pushes, from, deadline)).await {
+            Ok(response) => response,
+            Err(ApiError::ServerRestored) => {
+                audit(
+                    &state,
+                    vec![entry(&device, None, "sync_refused", SERVER_RESTORED)],
+                )
+                .await;
+                return Err(ApiError::ServerRestored);
+            }
+            Err(error) => {
+                let (action, code) = match &error {
+                    ApiError::Invalid { code, .. } => ("push_refused", *code),
+                    _ => ("sync_failed", "internal"),
+                };
+                audit(&state, vec![entry(&device, None, action, code)]).await;
+                return Err(error);
+            }
+        };
     Ok((
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         protocol::encode(&response),

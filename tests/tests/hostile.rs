@@ -3,9 +3,11 @@
 //! answered with its documented status and code (README, "HTTP API"), nothing stored changes,
 //! and bodies sent all at once stay within the server's memory budget for them.
 
+use chrono::Utc;
 use doorstep_shared::DocId;
-use doorstep_shared::document::Document;
+use doorstep_shared::document::{Document, Edit, Occurrence, Writer};
 use doorstep_shared::ids::RecordId;
+use doorstep_shared::model::RecordKind;
 use doorstep_shared::sync::protocol::{
     self, CONTENT_TYPE, Cursor, DocChanges, Heads, Push, SyncRequest, SyncResponse,
 };
@@ -397,4 +399,69 @@ async fn slow_clients_are_answered_408_at_the_timeout_and_hold_no_memory() {
     let grown_mib = (peak_memory_kib(server.pid()) - before) / 1024;
     println!("peak memory grew by {grown_mib} MiB for {CLIENTS} stalled clients");
     assert!(grown_mib < 64, "peak memory grew by {grown_mib} MiB");
+}
+
+#[tokio::test]
+async fn a_sync_past_its_deadline_stops_its_work_and_stores_nothing() {
+    let server = ServerProcess::start_with_settings("request_timeout_secs = 1\n").unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    let mut amara = Device::sign_in(&server, "amara").await.unwrap();
+    let (case, _) = amara.case_with_visit("North client", "Visit.").unwrap();
+    amara.sync().await.unwrap();
+    // Thousands of new records in one request: more work than a second holds.
+    let writer = Writer::new_device("amara".parse().unwrap());
+    let pushes: Vec<Push> = (0..3000)
+        .map(|_| {
+            let id = RecordId::random();
+            let mut record = Document::new_record(
+                &writer,
+                id,
+                case,
+                RecordKind::CaseNote,
+                Occurrence::default(),
+                Utc::now(),
+            )
+            .unwrap();
+            Push {
+                changes: DocChanges {
+                    doc: DocId::Record(id),
+                    case_id: case,
+                    changes: record.changes_after(&[]),
+                },
+                heads: Heads::from_hashes(&record.heads()),
+            }
+        })
+        .collect();
+    let request = SyncRequest {
+        pushes,
+        ..SyncRequest::default()
+    };
+    let token = amara.client.token().unwrap().to_owned();
+    let answer = sync(&server, &token, &request).await;
+    assert_eq!(answer.status, 408, "{}", answer.body);
+
+    // The server stops the work rather than finishing it after the answer. (A guard against
+    // a server that never stops, not a measure of its speed.)
+    let stopped = "ran past its deadline and was stopped";
+    for _ in 0..600 {
+        if server.log().contains(stopped) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(server.log().contains(stopped), "{}", server.log());
+    let mut tablet = Device::sign_in(&server, "amara").await.unwrap();
+    tablet.sync().await.unwrap();
+    assert_eq!(
+        tablet.record_ids(case).unwrap().len(),
+        1,
+        "nothing of it stored"
+    );
+    // And the writer is free: the next sync goes through.
+    let visit = tablet.record_ids(case).unwrap()[0];
+    amara
+        .store
+        .edit(visit, &Edit::text("plan", "Visit. Call."), Utc::now())
+        .unwrap();
+    assert_eq!(amara.sync().await.unwrap().refused, 0);
 }

@@ -5,6 +5,7 @@
 //! the rest.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use doorstep_shared::document::{Document, Writer};
 use doorstep_shared::model::TeamRole;
@@ -215,9 +216,10 @@ pub fn sync(
     pushes: &[Push],
     from: LogPosition,
     limits: &PushLimits,
+    deadline: Option<Instant>,
 ) -> Result<(SyncResponse, Vec<Checked>), StorageError> {
     let epoch = check_epoch(tx, from)?;
-    let pushed = push(tx, documents, epoch, device, pushes, limits)?;
+    let pushed = push(tx, documents, epoch, device, pushes, limits, deadline)?;
     let mut response = pull(tx, device, from)?;
     response.acks = pushed.acks;
     response.refused = pushed.refused;
@@ -297,6 +299,7 @@ pub fn push(
     device: &Device,
     pushes: &[Push],
     limits: &PushLimits,
+    deadline: Option<Instant>,
 ) -> Result<Pushed, StorageError> {
     // A new case's own document first: the records pushed with it need it to exist.
     let mut ordered: Vec<&Push> = pushes.iter().collect();
@@ -307,6 +310,16 @@ pub fn push(
         refused: Vec::new(),
     };
     for push in ordered {
+        // A request answered 408 stops here: its transaction is dropped, and the writer is
+        // free for the syncs waiting behind it.
+        if deadline.is_some_and(|deadline| Instant::now() > deadline) {
+            tracing::warn!(
+                device = %device.id,
+                pushes = pushes.len(),
+                "a sync ran past its deadline and was stopped, with nothing stored"
+            );
+            return Err(StorageError::TimedOut);
+        }
         match push_one(tx, documents, epoch, device, push, limits)? {
             Ok(checked) => {
                 pushed.checked.extend(checked);

@@ -13,6 +13,7 @@ mod story;
 
 use doorstep_shared::sync::protocol::{Ack, Push, Refusal, SyncResponse};
 use std::path::Path;
+use std::time::Instant;
 
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
@@ -86,6 +87,9 @@ pub enum StorageError {
     /// send everything again.
     #[error("the cursor is from before the server was restored")]
     ServerRestored,
+    /// The request ran past its deadline: its work was stopped and nothing of it stored.
+    #[error("the request ran past its deadline")]
+    TimedOut,
     /// This backend does not do that; the message says what to use instead.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -161,13 +165,15 @@ pub trait Storage: Send + Sync + 'static {
     fn remove_member(&self, team: &str, user: &UserId) -> Result<(), StorageError>;
     /// Puts a case in a team's care (creating the case's entry if the server has none yet).
     fn assign_case(&self, case: CaseId, team: &str) -> Result<(), StorageError>;
-    /// One sync ([`log::sync`]): the pushes stored, all or nothing, a page of the changes
-    /// after `from`, and its audit entries, durable before it returns.
+    /// One sync ([`log::sync`]): each push stored or refused on its own, a page of the
+    /// changes after `from`, and its audit entries, durable before it returns. Past
+    /// `deadline` (when the request has been answered 408) it stops, with nothing stored.
     fn sync(
         &self,
         device: &Device,
         pushes: Vec<Push>,
         from: LogPosition,
+        deadline: Instant,
     ) -> Result<SyncResponse, StorageError>;
     /// Stores a device's pushes, all or nothing, and returns the acknowledgements.
     fn push(&self, device: &Device, pushes: &[Push]) -> Result<Vec<Ack>, StorageError>;

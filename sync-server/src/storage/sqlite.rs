@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
@@ -130,6 +131,7 @@ struct QueuedSync {
     device: Device,
     pushes: Vec<Push>,
     from: LogPosition,
+    deadline: Instant,
 }
 
 fn db(error: rusqlite::Error) -> StorageError {
@@ -219,6 +221,7 @@ impl SqliteStorage {
                     &sync.pushes,
                     sync.from,
                     &self.push_limits,
+                    Some(sync.deadline),
                 );
                 // A savepoint dropped uncommitted is rolled back: a refused push leaves
                 // nothing behind, and the others in the group go on.
@@ -861,11 +864,13 @@ impl Storage for SqliteStorage {
         device: &Device,
         pushes: Vec<Push>,
         from: LogPosition,
+        deadline: Instant,
     ) -> Result<SyncResponse, StorageError> {
         let sync = QueuedSync {
             device: device.clone(),
             pushes,
             from,
+            deadline,
         };
         self.queued
             .run(&self.conn, sync, |conn, group| {
@@ -886,6 +891,7 @@ impl Storage for SqliteStorage {
             device,
             pushes,
             &self.push_limits,
+            None,
         )?;
         if let Some(refusal) = pushed.refused.first() {
             // All or nothing: the transaction is dropped, uncommitted.
@@ -922,13 +928,21 @@ impl Storage for SqliteStorage {
                     .map_err(db)?;
                 rows.collect::<Result<_, _>>().map_err(db)?
             };
-            let Some((last_seq, case_id, _)) = rows.last().cloned() else {
+            let (Some((_, case_id, _)), Some((last_seq, _, _))) = (rows.first(), rows.last())
+            else {
                 continue;
             };
+            // The snapshot is filed under the case the document's first row fixed.
+            let (last_seq, case_id) = (*last_seq, case_id.clone());
             let parts: Vec<&[u8]> = rows.iter().map(|(_, _, bytes)| bytes.as_slice()).collect();
-            let snapshot = doorstep_shared::document::Document::load(&[], &parts)
-                .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?
-                .save();
+            let snapshot = match doorstep_shared::document::Document::load(&[], &parts) {
+                Ok(mut document) => document.save(),
+                Err(error) => {
+                    // Left as it is, for someone to look at; the others are compacted.
+                    tracing::warn!(doc = %doc_key, %error, "compaction skipped a document that does not load");
+                    continue;
+                }
+            };
             tx.execute(
                 "DELETE FROM changes WHERE doc_key = ?1 AND seq <= ?2",
                 params![doc_key, last_seq],
@@ -1017,6 +1031,7 @@ impl Storage for SqliteStorage {
 
 #[cfg(test)]
 mod tests {
+    use super::super::story::far_off;
     use super::*;
 
     #[test]
@@ -1024,6 +1039,76 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
         super::super::story::story(&storage);
+    }
+
+    #[test]
+    fn compaction_skips_a_document_that_does_not_load_and_goes_on() {
+        use doorstep_shared::DocId;
+        use doorstep_shared::document::{Document, Edit, Writer};
+        use doorstep_shared::sync::protocol::{DocChanges, Heads};
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        storage.create_team("north").unwrap();
+        let user: UserId = "amara".parse().unwrap();
+        storage.create_user(&user, "hash").unwrap();
+        storage
+            .add_member("north", &user, TeamRole::Worker)
+            .unwrap();
+        storage.create_device(&user, "phone", b"token").unwrap();
+        let device = storage.device_by_token(b"token").unwrap().unwrap();
+        let writer = Writer::new_device(user.clone());
+        let case = CaseId::random();
+        let mut document = Document::new_case(&writer, case, "Client", Utc::now()).unwrap();
+        let mut pushed = Vec::new();
+        for words in ["One", "Two", "Three"] {
+            document
+                .edit(
+                    &writer,
+                    &Edit::text("presenting_problem", words),
+                    Utc::now(),
+                )
+                .unwrap();
+            let push = Push {
+                changes: DocChanges {
+                    doc: DocId::Case(case),
+                    case_id: case,
+                    changes: document.changes_after(&pushed),
+                },
+                heads: Heads::from_hashes(&document.heads()),
+            };
+            storage.push(&device, &[push]).unwrap();
+            pushed = document.heads();
+        }
+        // A document whose rows no longer load (a disk fault, say).
+        let broken = "case:00000000-0000-4000-8000-000000000001";
+        for seq in [1000, 1001] {
+            storage
+                .conn()
+                .execute(
+                    "INSERT INTO changes (seq, case_id, doc_key, device_id, bytes)
+                     VALUES (?1, ?2, ?3, 'x', x'00112233')",
+                    params![seq, case.to_string(), broken],
+                )
+                .unwrap();
+        }
+        storage.compact(2).unwrap();
+        let rows = |doc_key: &str| -> i64 {
+            storage
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM changes WHERE doc_key = ?1",
+                    [doc_key],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(
+            rows(&DocId::Case(case).key()),
+            1,
+            "folded into one snapshot"
+        );
+        assert_eq!(rows(broken), 2, "left as it was");
     }
 
     #[test]
@@ -1144,7 +1229,7 @@ mod tests {
                 let storage = storage.clone();
                 let device = device.clone();
                 std::thread::spawn(move || {
-                    storage.sync(&device, vec![push], LogPosition::default())
+                    storage.sync(&device, vec![push], LogPosition::default(), far_off())
                 })
             })
             .collect();
@@ -1174,7 +1259,7 @@ mod tests {
             .unwrap();
         let tablet = storage.device_by_token(b"tablet").unwrap().unwrap();
         let fresh = storage
-            .sync(&tablet, Vec::new(), LogPosition::default())
+            .sync(&tablet, Vec::new(), LogPosition::default(), far_off())
             .unwrap();
         assert_eq!(fresh.pulls.len(), 7);
         // The refused push had opened its case before its changes were found unreadable.

@@ -45,6 +45,9 @@ const RECORD_FIXED: &[&str] = &[
     "addenda",
 ];
 
+/// Record fields that change after the record is created, each by its own rule.
+const RECORD_CHANGING: &[&str] = &["status", "submitted_at", "finalised_at", "signoff"];
+
 /// Case fields written once, when the case is created.
 const CASE_FIXED: &[&str] = &[
     "schema",
@@ -56,6 +59,7 @@ const CASE_FIXED: &[&str] = &[
     "body",
     "team",
     "events",
+    "status",
 ];
 
 /// Checks every change in `new` (the changes the push brings that the server lacked, in
@@ -200,6 +204,12 @@ impl Judge<'_> {
             }
             if on_root && !creation && self.fixed_fields().contains(&area.as_str()) {
                 touched.fixed = Some(area.clone());
+            }
+            let known = self.fixed_fields().contains(&area.as_str())
+                || (matches!(self.doc, DocId::Record(_))
+                    && RECORD_CHANGING.contains(&area.as_str()));
+            if !known {
+                return Err(self.not_allowed(format!("{area:?} is not part of this document")));
             }
             if matches!(self.doc, DocId::Record(_)) {
                 self.note_record_op(&mut touched, &path, value, made_here, op)?;
@@ -939,6 +949,16 @@ mod tests {
         .unwrap();
         let refused = server.push(&mut rival, "amara", WORKER).unwrap_err();
         assert_eq!(refused.code(), "not_allowed", "{refused}");
+    }
+
+    #[test]
+    fn fields_outside_the_layout_are_refused() {
+        let (mut server, mut record, amara) = amaras_record();
+        raw_change(&mut record, &amara, "amara", |doc| {
+            doc.put(ROOT, "shadow_status", "finalised").unwrap();
+        });
+        let refused = server.push(&mut record, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
     }
 
     #[test]
