@@ -703,6 +703,37 @@ impl Document {
         Ok(true)
     }
 
+    /// Every change to the case's team, oldest first: who joined, changed role or left, when,
+    /// and who made the change (the server's administrator, for the server's roster).
+    pub fn team_changes(&mut self) -> Result<Vec<TeamChange>, DocumentError> {
+        self.expect_doc_type("case")?;
+        let team = object(&self.doc, &ROOT, "team")?;
+        let mut changes = Vec::new();
+        for entry in history(self)? {
+            if entry.action != Some(Action::Team) {
+                continue;
+            }
+            for field in &entry.fields {
+                let Some(member) = field.strip_prefix("team/") else {
+                    continue;
+                };
+                let role = match self.doc.get_at(&team, member, &[entry.change])? {
+                    Some((automerge::Value::Scalar(value), _)) => {
+                        value.as_str().and_then(|role| role.parse().ok())
+                    }
+                    _ => None,
+                };
+                changes.push(TeamChange {
+                    at: entry.at,
+                    by: entry.user.clone(),
+                    member: member.parse()?,
+                    role,
+                });
+            }
+        }
+        Ok(changes)
+    }
+
     /// Records a referral, transfer, closure or reopening, and moves the case's status.
     pub fn record_case_event(
         &mut self,
@@ -1144,6 +1175,19 @@ fn push_review(
     let text_obj = doc.put_object(&entry, "text", ObjType::Text)?;
     doc.update_text(&text_obj, text)?;
     Ok(())
+}
+
+/// One change to a case's team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamChange {
+    /// When, by the writing device's (or the server's) clock.
+    pub at: DateTime<Utc>,
+    /// Who made it.
+    pub by: Option<UserId>,
+    /// The member.
+    pub member: UserId,
+    /// Their role from then on; `None` when they left the team.
+    pub role: Option<TeamRole>,
 }
 
 /// A case or record with its searchable text, for the store's index rows.

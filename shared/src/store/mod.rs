@@ -19,7 +19,7 @@ mod refusals;
 mod schema;
 mod sync;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use automerge::{ActorId, ChangeHash};
@@ -30,7 +30,9 @@ pub use key::Passphrase;
 pub use queries::{CaseSummary, RecordSummary, SearchHit};
 pub use refusals::{Refused, RefusedText};
 
-use crate::document::{Document, DocumentError, Edit, HistoryEntry, Occurrence, Writer};
+use crate::document::{
+    Document, DocumentError, Edit, HistoryEntry, Occurrence, TeamChange, Writer,
+};
 use crate::ids::{CaseId, DocId, ItemId, RecordId, UserId};
 use crate::model::{Case, CaseEventKind, Record, RecordKind, TeamRole};
 
@@ -359,6 +361,19 @@ impl Store {
     /// Reads a record exactly as it was signed, or `None` if it is not signed.
     pub fn record_as_signed(&mut self, id: RecordId) -> Result<Option<Record>, StoreError> {
         Ok(self.document(id.into())?.record_as_signed()?)
+    }
+
+    /// Every change to a case's team, oldest first.
+    pub fn team_changes(&mut self, case: CaseId) -> Result<Vec<TeamChange>, StoreError> {
+        Ok(self.document(DocId::Case(case))?.team_changes()?)
+    }
+
+    /// The users who wrote part of a record (its creator, and whoever changed its body
+    /// beyond reviewers' fields): a supervisor among them does not sign it.
+    pub fn record_writers(&mut self, record: RecordId) -> Result<BTreeSet<UserId>, StoreError> {
+        Ok(crate::sync::validate::authority::record_writers(
+            self.document(DocId::Record(record))?,
+        )?)
     }
 
     /// Who changed which field of a case or record, and when.

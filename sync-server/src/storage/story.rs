@@ -246,6 +246,10 @@ pub fn story(storage: &dyn Storage) {
             ("grace", TeamRole::Supervisor)
         ]
     );
+    let joined = ben.store.team_changes(case).unwrap();
+    assert!(joined.iter().any(|change| change.member == user("ben")
+        && change.role == Some(TeamRole::Colleague)
+        && change.by == Some(UserId::administrator())));
     let by_server = ben.store.history(DocId::Case(case)).unwrap();
     assert!(
         by_server

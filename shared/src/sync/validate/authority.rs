@@ -14,6 +14,7 @@ use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, Prop, ROOT, ReadDoc, ScalarValue};
 
 use super::Rejection;
+use crate::document::{Document, DocumentError};
 use crate::ids::{DocId, UserId};
 use crate::model::{RecordKind, RecordStatus, TeamRole};
 use crate::template::{self, Template};
@@ -89,8 +90,10 @@ pub fn check_changes(
     let mut judge = Judge {
         doc,
         pusher,
-        template,
-        paths: HashMap::new(),
+        layout: Layout {
+            template,
+            paths: HashMap::new(),
+        },
         writers: None,
     };
     if new.iter().filter(|change| change.deps().is_empty()).count() > 1 {
@@ -102,14 +105,35 @@ pub fn check_changes(
     Ok(())
 }
 
+/// The users who wrote part of a record: its creator, and whoever changed its body beyond
+/// reviewers' fields. Only a supervisor who is none of them may approve and sign it; the app
+/// asks this to offer signing to those the server will accept.
+pub fn record_writers(document: &mut Document) -> Result<BTreeSet<UserId>, DocumentError> {
+    let template = document.template()?;
+    let mut layout = Layout {
+        template,
+        paths: HashMap::new(),
+    };
+    layout
+        .writers(document.automerge())
+        .into_iter()
+        .map(|user| user.parse().map_err(DocumentError::from))
+        .collect()
+}
+
 struct Judge<'a> {
     doc: DocId,
     pusher: Pusher<'a>,
+    layout: Layout,
+    /// The users who wrote part of the record ([`Layout::writers`]), once asked for.
+    writers: Option<BTreeSet<String>>,
+}
+
+/// Where in a document's layout an operation falls.
+struct Layout {
     template: &'static Template,
     /// Each object's path from the root, as map keys ("*" for a list position).
     paths: HashMap<ObjectId, Vec<String>>,
-    /// The users who wrote part of the record (see [`Judge::writers`]), once asked for.
-    writers: Option<BTreeSet<String>>,
 }
 
 /// What one change did, gathered from its operations.
@@ -342,21 +366,6 @@ impl Judge<'_> {
         Ok(())
     }
 
-    /// Whether a body path is within a reviewer's field (a supervisor's comment).
-    fn is_review_field(&self, path: &[String]) -> bool {
-        let template = self.template;
-        match path {
-            [_, field, ..] if template.field(field).is_some() => {
-                template.field(field).is_some_and(|spec| spec.review)
-            }
-            [_, list, _, field, ..] => template
-                .list(list)
-                .and_then(|list| list.field(field))
-                .is_some_and(|spec| spec.review),
-            _ => false,
-        }
-    }
-
     fn check_creation(&self, touched: &Touched) -> Result<(), Rejection> {
         let draft = touched
             .status
@@ -528,60 +537,89 @@ impl Judge<'_> {
         Ok(())
     }
 
-    /// The users who wrote part of the record: who created it, and whoever changed any of
-    /// its body beyond reviewers' fields, by the document's (checked) register of authors.
     fn writers(&mut self, document: &mut AutoCommit) -> Result<&BTreeSet<String>, Rejection> {
         if self.writers.is_none() {
-            let mut authors: HashMap<String, String> = HashMap::new();
-            if let Ok(Some((_, map))) = document.get(ROOT, "authors") {
-                for actor in document.keys(&map) {
-                    if let Ok(Some((value, _))) = document.get(&map, &actor)
-                        && let Some(user) = value.as_str()
-                    {
-                        authors.insert(actor.clone(), user.to_owned());
-                    }
-                }
-            }
-            let mut writers = BTreeSet::new();
-            for change in document.get_changes(&[]) {
-                let Some(user) = authors.get(&change.actor_id().to_hex_string()) else {
-                    continue;
-                };
-                if writers.contains(user) {
-                    continue;
-                }
-                let wrote = change.deps().is_empty()
-                    || change.decode().operations.iter().any(|op| {
-                        let mut path = self.path_of(document, &op.obj).unwrap_or_default();
-                        if let Key::Map(key) = &op.key {
-                            path.push(key.to_string());
-                        }
-                        path.first().map(String::as_str) == Some("body")
-                            && !self.is_review_field(&path)
-                    });
-                if wrote {
-                    writers.insert(user.clone());
-                }
-            }
-            self.writers = Some(writers);
+            self.writers = Some(self.layout.writers(document));
         }
         Ok(self.writers.as_ref().expect("filled above"))
     }
 
-    /// An object's path from the root, cached.
     fn path_of(&mut self, document: &AutoCommit, obj: &ObjectId) -> Result<Vec<String>, Rejection> {
+        self.layout
+            .path_of(document, obj)
+            .ok_or_else(|| self.not_allowed("an operation on an object the document lacks"))
+    }
+
+    fn is_review_field(&self, path: &[String]) -> bool {
+        self.layout.is_review_field(path)
+    }
+}
+
+impl Layout {
+    /// The users who wrote part of the record: who created it, and whoever changed any of
+    /// its body beyond reviewers' fields, by the document's (checked) register of authors.
+    fn writers(&mut self, document: &mut AutoCommit) -> BTreeSet<String> {
+        let mut authors: HashMap<String, String> = HashMap::new();
+        if let Ok(Some((_, map))) = document.get(ROOT, "authors") {
+            for actor in document.keys(&map) {
+                if let Ok(Some((value, _))) = document.get(&map, &actor)
+                    && let Some(user) = value.as_str()
+                {
+                    authors.insert(actor.clone(), user.to_owned());
+                }
+            }
+        }
+        let mut writers = BTreeSet::new();
+        for change in document.get_changes(&[]) {
+            let Some(user) = authors.get(&change.actor_id().to_hex_string()) else {
+                continue;
+            };
+            if writers.contains(user) {
+                continue;
+            }
+            let wrote = change.deps().is_empty()
+                || change.decode().operations.iter().any(|op| {
+                    let mut path = self.path_of(document, &op.obj).unwrap_or_default();
+                    if let Key::Map(key) = &op.key {
+                        path.push(key.to_string());
+                    }
+                    path.first().map(String::as_str) == Some("body") && !self.is_review_field(&path)
+                });
+            if wrote {
+                writers.insert(user.clone());
+            }
+        }
+        writers
+    }
+
+    /// Whether a body path is within a reviewer's field (a supervisor's comment).
+    fn is_review_field(&self, path: &[String]) -> bool {
+        let template = self.template;
+        match path {
+            [_, field, ..] if template.field(field).is_some() => {
+                template.field(field).is_some_and(|spec| spec.review)
+            }
+            [_, list, _, field, ..] => template
+                .list(list)
+                .and_then(|list| list.field(field))
+                .is_some_and(|spec| spec.review),
+            _ => false,
+        }
+    }
+
+    /// An object's path from the root, cached; `None` for an object the document lacks.
+    fn path_of(&mut self, document: &AutoCommit, obj: &ObjectId) -> Option<Vec<String>> {
         let ObjectId::Id(id) = obj else {
-            return Ok(Vec::new());
+            return Some(Vec::new());
         };
         if let Some(path) = self.paths.get(obj) {
-            return Ok(path.clone());
+            return Some(path.clone());
         }
         // The actor's index is looked up by its id when the one given does not match.
         let exid = ObjId::Id(id.counter(), id.actor().clone(), usize::MAX);
-        let parents = document
+        let mut path: Vec<String> = document
             .parents(&exid)
-            .map_err(|_| self.not_allowed("an operation on an object the document lacks"))?;
-        let mut path: Vec<String> = parents
+            .ok()?
             .map(|parent| match parent.prop {
                 Prop::Map(key) => key,
                 Prop::Seq(_) => "*".to_owned(),
@@ -589,7 +627,7 @@ impl Judge<'_> {
             .collect();
         path.reverse();
         self.paths.insert(obj.clone(), path.clone());
-        Ok(path)
+        Some(path)
     }
 }
 
@@ -949,6 +987,59 @@ mod tests {
         .unwrap();
         let refused = server.push(&mut rival, "amara", WORKER).unwrap_err();
         assert_eq!(refused.code(), "not_allowed", "{refused}");
+    }
+
+    #[test]
+    fn the_writers_of_a_record_leave_out_its_reviewers() {
+        let amara = Writer::new_device("amara".parse().unwrap());
+        let mut record = Document::new_record(
+            &amara,
+            RecordId::random(),
+            CaseId::random(),
+            RecordKind::ProcessRecording,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let (add, exchange) = Edit::append("exchanges");
+        record.edit(&amara, &add, Utc::now()).unwrap();
+        record.submit(&amara, Utc::now()).unwrap();
+        let grace = Writer::new_device("grace".parse().unwrap());
+        let comment = crate::document::FieldValue::Text("Good.".into());
+        record
+            .edit(
+                &grace,
+                &Edit::set_in("exchanges", exchange, "supervisor_comment", comment),
+                Utc::now(),
+            )
+            .unwrap();
+        record
+            .edit(
+                &grace,
+                &Edit::text("supervisor_overall", "Careful work."),
+                Utc::now(),
+            )
+            .unwrap();
+        let writers = |record: &mut Document| -> Vec<String> {
+            record_writers(record)
+                .unwrap()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(writers(&mut record), ["amara"]);
+        record
+            .return_to_author(&grace, "More detail.", Utc::now())
+            .unwrap();
+        let ben = Writer::new_device("ben".parse().unwrap());
+        record
+            .edit(
+                &ben,
+                &Edit::text("purpose", "Bereavement support."),
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(writers(&mut record), ["amara", "ben"]);
     }
 
     #[test]
