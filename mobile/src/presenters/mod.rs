@@ -4,6 +4,7 @@
 pub mod caseload;
 pub mod field_draft;
 pub mod lock;
+pub mod review;
 pub mod save_status;
 pub mod server_address;
 pub mod sync_status;

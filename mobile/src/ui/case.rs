@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Local, Utc};
 use dioxus::prelude::*;
 use doorstep_shared::document::Occurrence;
-use doorstep_shared::ids::{CaseId, DocId, UserId};
-use doorstep_shared::model::{CaseEventKind, RecordKind, TeamRole};
+use doorstep_shared::ids::{CaseId, DocId};
+use doorstep_shared::model::{CaseEventKind, RecordKind};
 use doorstep_shared::template;
 
 use crate::platform;
@@ -58,9 +58,13 @@ pub fn CaseView(id: CaseId) -> Element {
     let _ = session.revision.read();
     let mut choosing = use_signal(|| None::<RecordKind>);
     let zone = *Local::now().offset();
-    let Some(Ok((case, records))) =
-        session.read(|store| Ok((store.case(id)?, store.records_of_case(id)?)))
-    else {
+    let Some(Ok((case, records, team_changes))) = session.read(|store| {
+        Ok((
+            store.case(id)?,
+            store.records_of_case(id)?,
+            store.team_changes(id)?,
+        ))
+    }) else {
         return rsx! { p { class: "empty", "This case is not on this device." } };
     };
     let mut timeline: Vec<TimelineEntry> = records
@@ -80,6 +84,19 @@ pub fn CaseView(id: CaseId) -> Element {
         at: event.at,
         title: humanize(event.kind.as_str()),
         detail: event.reason.clone(),
+        record: None,
+    }));
+    timeline.extend(team_changes.iter().map(|change| TimelineEntry {
+        at: change.at,
+        title: "Team".to_owned(),
+        detail: match change.role {
+            Some(role) => format!(
+                "{} on the team as {}",
+                change.member,
+                humanize(role.as_str()).to_lowercase()
+            ),
+            None => format!("{} left the team", change.member),
+        },
         record: None,
     }));
     timeline.sort_by_key(|entry| std::cmp::Reverse(entry.at));
@@ -177,35 +194,19 @@ fn NewRecord(case_id: CaseId, kind: RecordKind) -> Element {
 pub fn Profile(id: CaseId) -> Element {
     let mut session = Session::get();
     let _ = session.revision.read();
-    let mut member = use_signal(String::new);
-    let mut role = use_signal(|| TeamRole::Colleague);
     let mut event_kind = use_signal(|| CaseEventKind::Closure);
     let mut reason = use_signal(String::new);
     let mut outcome = use_signal(String::new);
     // Bumped to give a submitted form fresh, empty inputs (see "Typed text" in `ui`).
-    let mut member_forms = use_signal(|| 0u32);
     let mut event_forms = use_signal(|| 0u32);
     let zone = *Local::now().offset();
-    let Some(Ok(case)) = session.read(|store| store.case(id)) else {
+    let Some(Ok((case, refusals))) =
+        session.read(|store| Ok((store.case(id)?, store.refusals(DocId::Case(id))?)))
+    else {
         return rsx! { p { class: "empty", "This case is not on this device." } };
     };
     let values = serde_json::to_value(&case.profile).unwrap_or_default();
 
-    let add_member = move |event: FormEvent| {
-        event.prevent_default();
-        let Ok(user) = member.peek().trim().parse::<UserId>() else {
-            session.notice.set(Some("Enter a user name.".into()));
-            return;
-        };
-        let chosen = *role.peek();
-        if session
-            .write(|store| store.set_team_member(id, &user, Some(chosen), platform::now()))
-            .is_some()
-        {
-            member.set(String::new());
-            member_forms += 1;
-        }
-    };
     let record_event = move |event: FormEvent| {
         event.prevent_default();
         let (kind, why, result) = (
@@ -225,45 +226,34 @@ pub fn Profile(id: CaseId) -> Element {
 
     rsx! {
         section { class: "profile",
+            for refused in refusals {
+                div { key: "{refused.id}", class: "banner warning not-accepted", role: "alert",
+                    p { strong { "Not accepted by the server: " } "{refused.message}" }
+                    for text in refused.texts.iter() {
+                        div { key: "{text.field}", class: "refused-text",
+                            span { class: "meta", "{text.field}" }
+                            p { "{text.text}" }
+                        }
+                    }
+                    button {
+                        class: "text-button",
+                        onclick: move |_| {
+                            session.write(|store| store.dismiss_refusal(refused.id));
+                        },
+                        "Dismiss"
+                    }
+                }
+            }
+            button { class: "secondary", onclick: move |_| session.open(Route::CaseHistory { id }), "History of the case file" }
             TemplateForm { doc: DocId::Case(id), template: &template::CASE, values, editable: Editable::Author }
-            fieldset { class: "list",
+            fieldset { class: "list team",
                 legend { "Team" }
                 ul { class: "plain",
                     for (user, member_role) in case.team.clone() {
-                        li { key: "{user}",
-                            span { "{user} · {humanize(member_role.as_str())}" }
-                            button {
-                                class: "text-button",
-                                onclick: {
-                                    let user = user.clone();
-                                    move |_| {
-                                        session.write(|store| store.set_team_member(id, &user, None, platform::now()));
-                                    }
-                                },
-                                "Remove"
-                            }
-                        }
+                        li { key: "{user}", "{user} · {humanize(member_role.as_str())}" }
                     }
                 }
-                for generation in [member_forms()] {
-                form { key: "{generation}", onsubmit: add_member,
-                    label {
-                        "Add member (user name)"
-                        input { name: "member", autocomplete: "off", autocapitalize: "none", oninput: move |event| member.set(event.value()) }
-                    }
-                    div { class: "choices",
-                        for option in [TeamRole::Worker, TeamRole::Colleague, TeamRole::Supervisor] {
-                            button {
-                                r#type: "button",
-                                class: if role() == option { "choice selected" } else { "choice" },
-                                onclick: move |_| role.set(option),
-                                "{humanize(option.as_str())}"
-                            }
-                        }
-                    }
-                    button { class: "secondary", r#type: "submit", "Add to team" }
-                }
-                }
+                p { class: "meta", "The team is kept by the server: an administrator adds and removes members, and every change shows on the case's timeline and in its history." }
             }
             fieldset { class: "list",
                 legend { "Status: {humanize(case.status.state.as_str())}" }

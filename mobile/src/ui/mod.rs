@@ -32,7 +32,7 @@ use crate::sync_engine;
 
 use case::{CaseView, NewCase, Profile};
 use caseload::{Caseload, Overdue};
-use history::History;
+use history::{CaseHistory, History};
 use record::RecordView;
 use sign_in::SignIn;
 use sync_panel::SyncPanel;
@@ -74,6 +74,9 @@ pub enum Route {
         /// Who wrote what in a record, and the record as signed.
         #[route("/records/:id/history")]
         History { id: RecordId },
+        /// Who changed what in a case file (profile, consents, goals, team), and when.
+        #[route("/cases/:id/history")]
+        CaseHistory { id: CaseId },
         /// Sync status and settings.
         #[route("/sync")]
         SyncPanel {},
@@ -93,7 +96,7 @@ impl Route {
             Route::CaseView { .. } => "Case",
             Route::Profile { .. } => "Case profile",
             Route::RecordView { .. } => "Record",
-            Route::History { .. } => "History",
+            Route::History { .. } | Route::CaseHistory { .. } => "History",
             Route::SyncPanel {} => "Sync",
         }
     }
@@ -109,6 +112,7 @@ impl Route {
                 Some(case.map_or(Route::Caseload {}, |id| Route::CaseView { id }))
             }
             Route::History { id } => Some(Route::RecordView { id: *id }),
+            Route::CaseHistory { id } => Some(Route::Profile { id: *id }),
             _ => Some(Route::Caseload {}),
         }
     }

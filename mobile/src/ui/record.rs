@@ -3,10 +3,12 @@
 use chrono::Local;
 use dioxus::prelude::*;
 use doorstep_shared::ids::{DocId, RecordId};
-use doorstep_shared::model::{Record, RecordBody, RecordStatus, ReviewAction, TeamRole};
+use doorstep_shared::model::{Record, RecordBody, RecordStatus, ReviewAction};
+use doorstep_shared::store::Refused;
 use serde_json::Value;
 
 use crate::platform;
+use crate::presenters::review::{ReviewRights, review_rights};
 use crate::presenters::timeliness::{timeliness, when};
 use crate::session::Session;
 use crate::ui::Route;
@@ -34,20 +36,17 @@ pub fn RecordView(id: RecordId) -> Element {
     let loaded = session.read(|store| {
         let record = store.record(id)?;
         let case = store.case(record.case_id)?;
-        Ok((record, case, store.overdue_after()?))
+        let writers = store.record_writers(id)?;
+        let refusals = store.refusals(DocId::Record(id))?;
+        Ok((record, case, writers, refusals, store.overdue_after()?))
     });
-    let Some(Ok((record, case, threshold))) = loaded else {
+    let Some(Ok((record, case, writers, refusals, threshold))) = loaded else {
         return rsx! { p { class: "empty", "This record is not on this device." } };
     };
-    let me = session.user();
-    let supervises = me
-        .as_ref()
-        .is_some_and(|me| case.team.get(me) == Some(&TeamRole::Supervisor));
-    let reviews = record.status == RecordStatus::Submitted
-        && (supervises || me.as_ref() != Some(&record.author));
-    let editable = if record.status.author_may_edit() {
+    let rights = review_rights(session.user().as_ref(), record.status, &case.team, &writers);
+    let editable = if rights.edit {
         Editable::Author
-    } else if reviews {
+    } else if rights.review {
         Editable::Review
     } else {
         Editable::None
@@ -76,9 +75,12 @@ pub fn RecordView(id: RecordId) -> Element {
                 p { class: "badge overdue", "{overdue}" }
             }
             p { class: "save-status", role: "status", "aria-live": "polite", "{save_label}" }
+            for refused in refusals {
+                NotAccepted { key: "{refused.id}", record: record.clone(), refused, may_add_addendum: rights.add_addendum }
+            }
             TemplateForm { key: "{id}", doc: DocId::Record(id), template, values, editable }
-            Addenda { record: record.clone() }
-            Review { record: record.clone(), reviews }
+            Addenda { record: record.clone(), may_add: rights.add_addendum }
+            Review { record: record.clone(), rights }
             button { class: "secondary", onclick: move |_| session.open(Route::History { id }), "History" }
         }
     }
@@ -95,7 +97,7 @@ enum Step {
 
 /// The review trail and what the worker or reviewer may do next.
 #[component]
-fn Review(record: Record, reviews: bool) -> Element {
+fn Review(record: Record, rights: ReviewRights) -> Element {
     let mut session = Session::get();
     let mut comment = use_signal(String::new);
     // Bumped to give the comment box a fresh, empty textarea (see "Typed text" in `ui`).
@@ -136,10 +138,13 @@ fn Review(record: Record, reviews: bool) -> Element {
                     }
                 }
             }
-            if record.status.author_may_edit() {
+            if let Some(note) = &rights.note {
+                p { class: "meta signers", "{note}" }
+            }
+            if rights.submit {
                 button { class: "primary", onclick: move |_| act(Step::Submit), "Submit for review" }
             }
-            if reviews {
+            if rights.review {
                 label {
                     "Comment or reason for returning"
                     for generation in [comments()] {
@@ -150,6 +155,8 @@ fn Review(record: Record, reviews: bool) -> Element {
                     button { class: "secondary", onclick: move |_| act(Step::Comment), "Comment" }
                     button { class: "secondary", onclick: move |_| act(Step::Return), "Return to author" }
                 }
+            }
+            if rights.approve {
                 button { class: "primary", onclick: move |_| act(Step::Approve), "Approve and sign" }
             }
         }
@@ -158,7 +165,7 @@ fn Review(record: Record, reviews: bool) -> Element {
 
 /// Amendments after sign-off, and the form to add one.
 #[component]
-fn Addenda(record: Record) -> Element {
+fn Addenda(record: Record, may_add: bool) -> Element {
     let mut session = Session::get();
     let mut reason = use_signal(String::new);
     let mut text = use_signal(String::new);
@@ -193,18 +200,124 @@ fn Addenda(record: Record) -> Element {
                     p { "{addendum.text}" }
                 }
             }
-            for generation in [forms()] {
-            form { key: "{generation}", onsubmit: add,
-                label {
-                    "Reason for the addendum"
-                    input { name: "addendum_reason", autocomplete: "off", oninput: move |event| reason.set(event.value()) }
+            if may_add {
+                for generation in [forms()] {
+                    form { key: "{generation}", onsubmit: add,
+                        label {
+                            "Reason for the addendum"
+                            input { name: "addendum_reason", autocomplete: "off", oninput: move |event| reason.set(event.value()) }
+                        }
+                        label {
+                            "Addendum"
+                            textarea { name: "addendum_text", autocomplete: "off", rows: 3, oninput: move |event| text.set(event.value()) }
+                        }
+                        button { class: "primary", r#type: "submit", "Add addendum" }
+                    }
                 }
-                label {
-                    "Addendum"
-                    textarea { name: "addendum_text", autocomplete: "off", rows: 3, oninput: move |event| text.set(event.value()) }
-                }
-                button { class: "primary", r#type: "submit", "Add addendum" }
             }
+        }
+    }
+}
+
+/// Words the server did not accept, kept on the device: the reason, the words by field,
+/// and ways to keep them in the record.
+#[component]
+fn NotAccepted(record: Record, refused: Refused, may_add_addendum: bool) -> Element {
+    let mut session = Session::get();
+    let zone = *Local::now().offset();
+    let id = refused.id;
+    let words = refused
+        .texts
+        .iter()
+        .map(|text| format!("{}: {}", text.field, text.text))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let reason = format!(
+        "Written on this device, not accepted by the server on {}",
+        when(refused.refused_at, zone)
+    );
+    let (record_id, case_id, kind) = (record.id, record.case_id, record.kind());
+    let occurred = doorstep_shared::document::Occurrence {
+        start: record.occurred_start,
+        end: record.occurred_end,
+    };
+    let texts = refused.texts.clone();
+    let as_addendum = {
+        let (reason, words) = (reason.clone(), words.clone());
+        move |_| {
+            let added = session.write(|store| {
+                store.add_addendum(record_id, &reason, &words, platform::now())?;
+                store.dismiss_refusal(id)
+            });
+            if added.is_some() {
+                session.notice.set(Some("Added as an addendum.".into()));
+            }
+        }
+    };
+    let as_new_record = move |_| {
+        let template = kind.template();
+        let created = session.write(|store| {
+            let new = store.create_record(case_id, kind, occurred, platform::now())?;
+            let mut rest = Vec::new();
+            for text in &texts {
+                match template
+                    .fields
+                    .iter()
+                    .find(|field| field.label == text.field)
+                {
+                    Some(field) if field.kind.is_narrative() => store.edit(
+                        new,
+                        &doorstep_shared::document::Edit::text(field.name, &text.text),
+                        platform::now(),
+                    )?,
+                    _ => rest.push(format!("{}: {}", text.field, text.text)),
+                }
+            }
+            if let Some(field) = template
+                .fields
+                .iter()
+                .find(|field| field.kind.is_narrative())
+                && !rest.is_empty()
+            {
+                store.edit(
+                    new,
+                    &doorstep_shared::document::Edit::text(field.name, &rest.join("\n\n")),
+                    platform::now(),
+                )?;
+            }
+            store.dismiss_refusal(id)?;
+            Ok(new)
+        });
+        if let Some(new) = created {
+            session.open(Route::RecordView { id: new });
+        }
+    };
+    rsx! {
+        div { class: "banner warning not-accepted", role: "alert",
+            p { strong { "Not accepted by the server: " } "{refused.message}" }
+            if refused.texts.is_empty() {
+                p { class: "meta", "Nothing written here was lost: it is still in the record, and is sent again at each sync." }
+            } else {
+                p { class: "meta", "These words are kept on this device:" }
+                for text in refused.texts.iter() {
+                    div { key: "{text.field}", class: "refused-text",
+                        span { class: "meta", "{text.field}" }
+                        p { "{text.text}" }
+                    }
+                }
+                div { class: "row",
+                    if may_add_addendum {
+                        button { class: "secondary", onclick: as_addendum, "Add as an addendum" }
+                    }
+                    button { class: "secondary", onclick: as_new_record, "Start a new record with them" }
+                }
+            }
+            button {
+                class: "text-button",
+                onclick: move |_| {
+                    session.write(|store| store.dismiss_refusal(id));
+                },
+                "Dismiss"
             }
         }
     }
