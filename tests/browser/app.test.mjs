@@ -442,6 +442,62 @@ describe('Doorstep on a phone', () => {
     await shot(amara.page, 'history');
   });
 
+  test('only a supervisor who wrote none of it is offered signing; one demoted while she reviewed offline is refused, and keeps her words', async () => {
+    await amara.home();
+    await amara.openCase(CLIENT);
+    await amara.newRecord('Case note');
+    await amara.write('plan', 'Chase the housing office about the heater.');
+    await amara.button('Submit for review').click();
+    await amara.page.locator('.status', { hasText: 'Submitted' }).waitFor();
+    await amara.syncNow();
+    // Her colleague sees who signs, and no way to sign.
+    await ben.syncNow();
+    await ben.home();
+    await ben.openCase(CLIENT);
+    await ben.page.locator('.timeline .card', { hasText: 'Case note' }).first().click();
+    await ben.page.locator('.signers', { hasText: 'Signed by a supervisor: grace.' }).waitFor();
+    assert.equal(await ben.page.getByRole('button', { name: 'Approve and sign' }).count(), 0);
+    assert.equal(await ben.page.getByRole('button', { name: 'Return to author' }).count(), 0);
+
+    // Grace reviews it offline; meanwhile an administrator makes her a colleague.
+    await grace.syncNow();
+    await grace.home();
+    await grace.openCase(CLIENT);
+    await grace.page.locator('.timeline .card', { hasText: 'Case note' }).first().click();
+    await grace.context.setOffline(true);
+    const comment = 'Good: note the date you phoned them.';
+    await grace.page.getByLabel('Comment or reason for returning').fill(comment);
+    await grace.button('Comment').click();
+    await grace.button('Approve and sign').click();
+    await grace.page.locator('.status', { hasText: 'Finalised' }).waitFor();
+    server.admin(['team', 'add', 'demo', 'grace', '--role', 'colleague']);
+    await grace.context.setOffline(false);
+    await grace.syncNow();
+    await grace.back();
+    // The server refused it: the note is back as submitted, and her words wait on her phone.
+    const refused = grace.page.locator('.not-accepted');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /Not accepted by the server: Only a supervisor of the case's team may review a record/);
+    assert.match(await refused.innerText(), new RegExp(comment));
+    await grace.page.locator('.status', { hasText: 'Submitted' }).waitFor();
+    assert.equal(await grace.page.getByRole('button', { name: 'Approve and sign' }).count(), 0);
+    await shot(grace.page, 'not-accepted');
+    assert.match(server.admin(['audit']), /grace.*push_refused\tnot_a_supervisor/);
+
+    // Made a supervisor again, she syncs, dismisses the notice and signs.
+    server.admin(['team', 'add', 'demo', 'grace', '--role', 'supervisor']);
+    await grace.syncNow();
+    await grace.back();
+    await grace.button('Dismiss').click();
+    await refused.waitFor({ state: 'detached' });
+    await grace.button('Approve and sign').click();
+    await grace.page.locator('.status', { hasText: 'Finalised' }).waitFor();
+    await grace.syncNow();
+    await grace.back();
+    await grace.page.locator('.status', { hasText: 'Finalised' }).waitFor();
+    assert.equal(await grace.page.locator('.not-accepted').count(), 0);
+  });
+
   test('a second tab of the app waits until the first is closed', async () => {
     const second = await amara.context.newPage();
     await second.goto(appUrl);

@@ -295,8 +295,10 @@ fn NotAccepted(record: Record, refused: Refused, may_add_addendum: bool) -> Elem
     rsx! {
         div { class: "banner warning not-accepted", role: "alert",
             p { strong { "Not accepted by the server: " } "{refused.message}" }
-            if refused.texts.is_empty() {
-                p { class: "meta", "Nothing written here was lost: it is still in the record, and is sent again at each sync." }
+            if !refused.set_back {
+                p { class: "meta", "Nothing written here was lost: it stays on this device and is sent again at each sync." }
+            } else if refused.texts.is_empty() {
+                p { class: "meta", "The record is back as the server holds it; none of your words were lost." }
             } else {
                 p { class: "meta", "These words are kept on this device:" }
                 for text in refused.texts.iter() {

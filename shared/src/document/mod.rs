@@ -648,28 +648,6 @@ impl Document {
         Ok(id)
     }
 
-    /// Puts `user` on the case team with `role`, or takes them off it with `None`.
-    pub fn set_team_member(
-        &mut self,
-        writer: &Writer,
-        user: &UserId,
-        role: Option<TeamRole>,
-        now: DateTime<Utc>,
-    ) -> Result<(), DocumentError> {
-        self.expect_doc_type("case")?;
-        self.prepare(writer)?;
-        let result = (|| {
-            let team = object(&self.doc, &ROOT, "team")?;
-            match role {
-                Some(role) => self.doc.put(&team, user.as_str(), role.as_str())?,
-                None => self.doc.delete(&team, user.as_str())?,
-            }
-            Ok(())
-        })();
-        let path = vec![format!("team/{user}")];
-        self.finish(result, Action::Team, path, now)
-    }
-
     /// Makes the case's team `roster`, in one change, if it is not that already; returns
     /// whether it changed. The server writes this, as its word on who is on the team: no
     /// device's change to the team is accepted.

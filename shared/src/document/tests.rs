@@ -451,9 +451,23 @@ fn a_case_keeps_its_team_status_and_events() {
     let mut document =
         Document::new_case(&worker, CaseId::random(), "Mrs A. Example", at(0)).unwrap();
     let supervisor: UserId = "grace".parse().unwrap();
-    document
-        .set_team_member(&worker, &supervisor, Some(TeamRole::Supervisor), at(1))
-        .unwrap();
+    let roster = [
+        (worker.user.clone(), TeamRole::Worker),
+        (supervisor.clone(), TeamRole::Supervisor),
+    ];
+    assert!(
+        document
+            .set_team(&Writer::server(), &roster.into_iter().collect(), at(1))
+            .unwrap()
+    );
+    assert_eq!(
+        document
+            .team_changes()
+            .unwrap()
+            .last()
+            .map(|change| (&change.member, change.role)),
+        Some((&supervisor, Some(TeamRole::Supervisor)))
+    );
     let (add, consent) = Edit::append("consents");
     document.edit(&worker, &add, at(2)).unwrap();
     let scope = Edit::set_in(

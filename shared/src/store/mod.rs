@@ -34,7 +34,7 @@ use crate::document::{
     Document, DocumentError, Edit, HistoryEntry, Occurrence, TeamChange, Writer,
 };
 use crate::ids::{CaseId, DocId, ItemId, RecordId, UserId};
-use crate::model::{Case, CaseEventKind, Record, RecordKind, TeamRole};
+use crate::model::{Case, CaseEventKind, Record, RecordKind};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -318,19 +318,6 @@ impl Store {
     ) -> Result<ItemId, StoreError> {
         self.write(record.into(), now, |document, writer| {
             document.add_addendum(writer, reason, text, now)
-        })
-    }
-
-    /// Puts a user on a case team, or takes them off it with `None`.
-    pub fn set_team_member(
-        &mut self,
-        case: CaseId,
-        user: &UserId,
-        role: Option<TeamRole>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write(case.into(), now, |document, writer| {
-            document.set_team_member(writer, user, role, now)
         })
     }
 

@@ -44,7 +44,10 @@ pub struct Refused {
     pub message: String,
     /// When the answer came.
     pub refused_at: DateTime<Utc>,
-    /// The words the server's copy lacks (empty when the document was left as it was).
+    /// Whether the document was set back to the server's copy; if not, it stays as the
+    /// worker left it and is pushed again at the next sync.
+    pub set_back: bool,
+    /// The words the server's copy lacks, by field.
     pub texts: Vec<RefusedText>,
 }
 
@@ -52,7 +55,7 @@ impl Store {
     /// The refusals kept for a document, newest first.
     pub fn refusals(&self, doc: DocId) -> Result<Vec<Refused>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, case_id, code, message, refused_at, texts FROM refusals
+            "SELECT id, case_id, code, message, refused_at, set_back, texts FROM refusals
              WHERE doc_key = ?1 ORDER BY id DESC",
         )?;
         let rows = statement.query_map([doc.key()], |row| {
@@ -62,12 +65,13 @@ impl Store {
                 row.get::<_, String>(2)?,
                 row.get::<_, String>(3)?,
                 row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
+                row.get::<_, bool>(5)?,
+                row.get::<_, String>(6)?,
             ))
         })?;
         let mut refusals = Vec::new();
         for row in rows {
-            let (id, case_id, code, message, refused_at, texts) = row?;
+            let (id, case_id, code, message, refused_at, set_back, texts) = row?;
             refusals.push(Refused {
                 id,
                 doc,
@@ -79,6 +83,7 @@ impl Store {
                 refused_at: DateTime::parse_from_rfc3339(&refused_at)
                     .map_err(|_| StoreError::Corrupt(format!("refusal {id}: time")))?
                     .with_timezone(&Utc),
+                set_back,
                 texts: serde_json::from_str(&texts)
                     .map_err(|_| StoreError::Corrupt(format!("refusal {id}: texts")))?,
             });
@@ -110,7 +115,7 @@ pub(super) fn apply_refusal(
     let texts = if refusal.server_copy.is_empty() {
         // The document stays as it is, and is pushed again: keep one such refusal at a time.
         tx.execute(
-            "DELETE FROM refusals WHERE doc_key = ?1 AND texts = '[]'",
+            "DELETE FROM refusals WHERE doc_key = ?1 AND NOT set_back",
             [doc.key()],
         )?;
         Vec::new()
@@ -135,14 +140,15 @@ pub(super) fn apply_refusal(
         texts
     };
     tx.execute(
-        "INSERT INTO refusals (doc_key, case_id, code, message, refused_at, texts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO refusals (doc_key, case_id, code, message, refused_at, set_back, texts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             doc.key(),
             case_id.to_string(),
             refusal.code,
             refusal.message,
             now.to_rfc3339(),
+            !refusal.server_copy.is_empty(),
             serde_json::to_string(&texts).expect("texts serialise"),
         ],
     )?;

@@ -83,7 +83,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX documents_unacknowledged ON documents (doc_key) WHERE heads != acked_heads;
     "#,
     // 4: pushes the server refused, with the words the worker wrote that it did not take
-    // (JSON: [{"field": label, "text": words}]), kept for the worker to see and reuse.
+    // (JSON: [{"field": label, "text": words}]), kept for the worker to see and reuse;
+    // `set_back` when the document was set back to the server's copy.
     r#"
     CREATE TABLE refusals (
         id         INTEGER PRIMARY KEY,
@@ -92,6 +93,7 @@ const MIGRATIONS: &[&str] = &[
         code       TEXT NOT NULL,
         message    TEXT NOT NULL,
         refused_at TEXT NOT NULL,
+        set_back   INTEGER NOT NULL,
         texts      TEXT NOT NULL
     );
     CREATE INDEX refusals_by_doc ON refusals (doc_key);

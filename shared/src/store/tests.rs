@@ -495,6 +495,7 @@ mod sync {
         let refusals = worker.refusals(DocId::Record(record)).unwrap();
         assert_eq!(refusals.len(), 1);
         assert_eq!(refusals[0].code, "record_signed");
+        assert!(refusals[0].set_back);
         assert_eq!(
             refusals[0].texts,
             [RefusedText {

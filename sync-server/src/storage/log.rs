@@ -464,7 +464,7 @@ fn refusal(
     Ok(Refusal {
         doc: push.changes.doc,
         code: rejection.code().to_owned(),
-        message: rejection.to_string(),
+        message: rejection.reason(),
         server_copy,
     })
 }

@@ -1066,13 +1066,12 @@ mod tests {
         case.edit(&amara, &Edit::text("client_name", "Client B"), Utc::now())
             .unwrap();
         server.push(&mut case, "amara", WORKER).unwrap();
-        case.set_team_member(
-            &amara,
-            &"ben".parse().unwrap(),
-            Some(SUPERVISOR),
-            Utc::now(),
-        )
-        .unwrap();
+        let roster = [
+            ("amara".parse().unwrap(), WORKER),
+            ("ben".parse().unwrap(), SUPERVISOR),
+        ];
+        case.set_team(&amara, &roster.into_iter().collect(), Utc::now())
+            .unwrap();
         let refused = server.push(&mut case, "amara", WORKER).unwrap_err();
         assert_eq!(refused.code(), "not_allowed");
     }

@@ -139,6 +139,19 @@ impl Rejection {
         }
     }
 
+    /// What was wrong, for the worker whose words were refused: the message without the
+    /// document's id, which the worker sees the refusal on.
+    pub fn reason(&self) -> String {
+        let message = self.to_string();
+        let reason = message
+            .strip_prefix(&format!("{}: ", self.doc()))
+            .unwrap_or(&message);
+        let mut chars = reason.chars();
+        chars.next().map_or_else(String::new, |first| {
+            first.to_uppercase().chain(chars).collect()
+        })
+    }
+
     /// The document refused.
     pub fn doc(&self) -> DocId {
         match self {
@@ -410,6 +423,11 @@ mod tests {
             check_push(&[], &other_case, &amara()),
             Err(Rejection::WrongCase { .. })
         ));
+
+        assert_eq!(
+            Rejection::RecordSigned { doc }.reason(),
+            "The record is signed: only addenda are added to it"
+        );
 
         let mut phantom = good;
         phantom.heads = Heads(vec![[3; 32]]);
