@@ -437,6 +437,38 @@ async fn modified_clients_get_nothing(server: &ServerProcess) {
     let refusal = refused(&mut team, "amara", push, notes, "ben").await;
     assert_eq!(refusal.code, "too_large");
 
+    // A change Automerge itself cannot apply (the second change of a writer the record has
+    // never seen), which makes Automerge assert: refused like any other, and the syncs
+    // around it go on.
+    let mut copy = copy(&mut team.amara, scratch);
+    let base = copy.heads();
+    copy.edit(
+        &Writer::new_device("amara".parse().unwrap()),
+        &Edit::text("plan", "Notes. More notes."),
+        now(),
+    )
+    .unwrap();
+    let mut expanded = copy
+        .automerge()
+        .get_changes(&base)
+        .pop()
+        .unwrap()
+        .decode();
+    expanded.actor_id = ActorId::random();
+    expanded.seq = 2;
+    expanded.hash = None;
+    let broken = automerge::Change::from(expanded);
+    let push = Push {
+        changes: DocChanges {
+            doc: DocId::Record(scratch),
+            case_id: case,
+            changes: broken.raw_bytes().to_vec(),
+        },
+        heads: Heads::from_hashes(&[broken.hash()]),
+    };
+    let refusal = refused(&mut team, "amara", push, notes, "ben").await;
+    assert_eq!(refusal.code, "invalid_changes");
+
     // The team still syncs, and nobody honest was refused.
     for name in ["amara", "ben", "grace", "hana"] {
         let report = device(&mut team, name).sync().await.unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::ChangeHash;
+use automerge::{ChangeHash, ReadDoc};
 use chrono::{DateTime, Utc};
 
 use super::{Action, ChangeNote, Document, DocumentError};
@@ -34,6 +34,12 @@ pub fn history(document: &mut Document) -> Result<Vec<HistoryEntry>, DocumentErr
     let authors: HashMap<String, UserId> = document.authors()?.into_iter().collect();
     let signed_heads = document.signed_heads()?;
     let doc = document.automerge();
+    // The sign-off's own change is the one holding the operation that made the sign-off,
+    // whatever its note says.
+    let signoff_op = match doc.get(automerge::ROOT, "signoff")? {
+        Some((_, automerge::ObjId::Id(counter, actor, _))) => Some((counter, actor)),
+        _ => None,
+    };
     let after_signoff: HashSet<ChangeHash> = match &signed_heads {
         Some(heads) => doc.get_changes(heads).iter().map(|c| c.hash()).collect(),
         None => HashSet::new(),
@@ -52,7 +58,10 @@ pub fn history(document: &mut Document) -> Result<Vec<HistoryEntry>, DocumentErr
                 user: authors.get(&actor).cloned(),
                 at: DateTime::from_timestamp_millis(change.timestamp()).unwrap_or_default(),
                 after_signoff: after_signoff.contains(&change.hash())
-                    && action != Some(Action::SignOff),
+                    && !signoff_op.as_ref().is_some_and(|(counter, actor)| {
+                        change.actor_id() == actor
+                            && (change.start_op().get()..=change.max_op()).contains(counter)
+                    }),
                 action,
                 fields: note.map(|note| note.fields).unwrap_or_default(),
                 actor,

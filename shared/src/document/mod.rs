@@ -816,6 +816,11 @@ impl Document {
         json::render(&self.doc, None)
     }
 
+    /// The whole document as JSON as it was at `heads`.
+    pub fn to_json_at(&self, heads: &[ChangeHash]) -> Result<serde_json::Value, DocumentError> {
+        json::render(&self.doc, Some(heads))
+    }
+
     /// What the store's index rows are made of, read in one pass over the document.
     pub fn index_view(&self) -> Result<IndexView, DocumentError> {
         let json = json::render(&self.doc, None)?;

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, Prop, ROOT, ReadDoc, ScalarValue};
+use serde_json::Value;
 
 use super::Rejection;
 use crate::document::{Document, DocumentError};
@@ -105,6 +106,100 @@ pub fn check_changes(
     Ok(())
 }
 
+/// What no push may take away, whatever its operations: checked on the result, so that no
+/// trick of Automerge's (an operation's predecessors naming other keys' values, an operation
+/// id chosen to win a conflict) gets round the rules on operations. `before` is the server's
+/// heads before the push.
+///
+/// - the header fields fixed at creation keep their values, with no rival value beside them;
+/// - every entry of `authors`, `addenda`, `review` and the case's `events` is still there, as
+///   it was: entries are only added;
+/// - a case's team is what the server wrote;
+/// - a signed record stays signed, as it was, and finalised, with no rival status.
+pub fn check_preserved(
+    document: &mut Document,
+    doc: DocId,
+    before: &[ChangeHash],
+) -> Result<(), Rejection> {
+    let not_allowed = |reason: &str| Rejection::NotAllowed {
+        doc,
+        reason: reason.to_owned(),
+    };
+    let unreadable = |_| not_allowed("the document does not read");
+    let was = document.to_json_at(before).map_err(unreadable)?;
+    let is = document.to_json().map_err(unreadable)?;
+    let fixed: &[&str] = match doc {
+        DocId::Record(_) => RECORD_FIXED,
+        DocId::Case(_) => CASE_FIXED,
+    };
+    let automerge = document.automerge();
+    for key in fixed.iter().filter(|key| {
+        was.get(**key)
+            .is_some_and(|value| !value.is_object() && !value.is_array())
+    }) {
+        let values = automerge
+            .get_all(ROOT, *key)
+            .map_err(|_| not_allowed("a header does not read"))?;
+        if values.len() != 1 || was.get(*key) != is.get(*key) {
+            return Err(not_allowed(&format!(
+                "{key} is fixed when the document is created"
+            )));
+        }
+    }
+    let entries: &[&str] = match doc {
+        DocId::Record(_) => &["addenda", "review"],
+        DocId::Case(_) => &["events"],
+    };
+    for list in entries {
+        if !kept_entries(was.get(*list), is.get(*list)) {
+            return Err(not_allowed(&format!("{list} are only added to")));
+        }
+    }
+    let kept_authors = match (was.get("authors"), is.get("authors")) {
+        (Some(Value::Object(was)), Some(Value::Object(is))) => {
+            was.iter().all(|(actor, user)| is.get(actor) == Some(user))
+        }
+        _ => false,
+    };
+    if !kept_authors {
+        return Err(Rejection::ForgedAuthor {
+            doc,
+            reason: "a writer once registered stays registered".into(),
+        });
+    }
+    if matches!(doc, DocId::Case(_)) && was.get("team") != is.get("team") {
+        return Err(not_allowed(
+            "the case's team is kept by the server: ask the team's supervisor or an administrator",
+        ));
+    }
+    if was.get("signoff").is_some() {
+        let one = |key: &str| automerge.get_all(ROOT, key).map(|values| values.len() == 1);
+        let signed = was.get("signoff") == is.get("signoff")
+            && one("signoff").unwrap_or(false)
+            && one("status").unwrap_or(false)
+            && is.get("status").and_then(Value::as_str) == Some(RecordStatus::Finalised.as_str());
+        if !signed {
+            return Err(Rejection::RecordSigned { doc });
+        }
+    }
+    Ok(())
+}
+
+/// Whether every entry of a list (by its id) is still in it, unchanged.
+fn kept_entries(was: Option<&Value>, is: Option<&Value>) -> bool {
+    let by_id = |list: Option<&Value>| -> HashMap<String, Value> {
+        list.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| Some((entry.get("id")?.as_str()?.to_owned(), entry.clone())))
+            .collect()
+    };
+    let is = by_id(is);
+    by_id(was)
+        .iter()
+        .all(|(id, entry)| is.get(id) == Some(entry))
+}
+
 /// The users who wrote part of a record: its creator, and whoever changed its body beyond
 /// reviewers' fields. Only a supervisor who is none of them may approve and sign it; the app
 /// asks this to offer signing to those the server will accept.
@@ -176,6 +271,9 @@ impl Judge<'_> {
         existed: bool,
     ) -> Result<(), Rejection> {
         let actor = change.actor_id().clone();
+        if actor == crate::document::Writer::server().actor {
+            return Err(self.forged("only the server writes as the administrator"));
+        }
         let creation = change.deps().is_empty();
         if creation && existed {
             return Err(self.not_allowed("a document is created once"));
@@ -195,7 +293,10 @@ impl Judge<'_> {
             let on_root = op.obj == ObjectId::Root;
             let made_here = match &op.obj {
                 ObjectId::Root => false,
-                ObjectId::Id(id) => id.actor() == &actor && id.counter() >= start_op,
+                ObjectId::Id(id) => {
+                    id.actor() == &actor
+                        && (start_op..start_op + change.len() as u64).contains(&id.counter())
+                }
             };
             if matches!(
                 op.action,
@@ -357,7 +458,7 @@ impl Judge<'_> {
         value: Option<String>,
     ) -> Result<(), Rejection> {
         match path[0].as_str() {
-            "team" if path.len() > 1 => touched.team = true,
+            "team" => touched.team = true,
             "events" if path.len() == 3 && path[2] == "by" => {
                 self.expect_pusher(value.as_deref(), "a case event's recorder")?;
             }
@@ -371,7 +472,7 @@ impl Judge<'_> {
             .status
             .as_deref()
             .is_none_or(|status| status == RecordStatus::Draft.as_str());
-        if touched.signoff || touched.review || touched.addenda || !draft {
+        if touched.signoff || touched.review || touched.addenda || touched.status_time || !draft {
             return Err(self.not_allowed("a record is created as an empty draft"));
         }
         Ok(())
@@ -570,6 +671,12 @@ impl Layout {
             }
         }
         let mut writers = BTreeSet::new();
+        // Whoever created it, by the header no change may alter.
+        if let Ok(Some((value, _))) = document.get(ROOT, "author")
+            && let Some(author) = value.as_str()
+        {
+            writers.insert(author.to_owned());
+        }
         for change in document.get_changes(&[]) {
             let Some(user) = authors.get(&change.actor_id().to_hex_string()) else {
                 continue;
@@ -657,20 +764,27 @@ mod tests {
             user: &str,
             role: TeamRole,
         ) -> Result<(), Rejection> {
-            let known = match Document::load(
-                &[],
-                &self.log.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-            ) {
-                Ok(mut server) if !self.log.is_empty() => server.heads(),
-                _ => Vec::new(),
-            };
+            let known = self.heads();
+            let changes = device.changes_after(&known);
+            let heads = device.heads();
+            self.push_bytes(changes, &heads, user, role)
+        }
+
+        /// Pushes changes as they are, however they were made.
+        fn push_bytes(
+            &mut self,
+            changes: Vec<u8>,
+            heads: &[ChangeHash],
+            user: &str,
+            role: TeamRole,
+        ) -> Result<(), Rejection> {
             let push = Push {
                 changes: DocChanges {
                     doc: self.doc,
                     case_id: self.case,
-                    changes: device.changes_after(&known),
+                    changes,
                 },
-                heads: Heads::from_hashes(&device.heads()),
+                heads: Heads::from_hashes(heads),
             };
             let user: UserId = user.parse().unwrap();
             let context = PushContext {
@@ -682,6 +796,15 @@ mod tests {
                 self.log.push(accepted.new_changes);
             }
             Ok(())
+        }
+
+        fn heads(&self) -> Vec<ChangeHash> {
+            self.copy().map_or_else(Vec::new, |mut copy| copy.heads())
+        }
+
+        fn copy(&self) -> Option<Document> {
+            let parts: Vec<&[u8]> = self.log.iter().map(Vec::as_slice).collect();
+            (!parts.is_empty()).then(|| Document::load(&[], &parts).unwrap())
         }
 
         /// A device that has everything the server has, writing as `user`.
@@ -763,6 +886,315 @@ mod tests {
             .unwrap();
         change(doc);
         doc.commit();
+    }
+
+    /// The newest change a device made, rewritten as an attacker would, as bytes to push.
+    fn rewritten(
+        device: &mut Document,
+        edit: impl FnOnce(&mut automerge::ExpandedChange),
+    ) -> (Vec<u8>, ChangeHash) {
+        let heads = device.heads();
+        let change = device.automerge().get_change_by_hash(&heads[0]).unwrap();
+        let mut expanded = change.decode();
+        edit(&mut expanded);
+        expanded.hash = None;
+        let forged = Change::from(expanded);
+        (forged.raw_bytes().to_vec(), forged.hash())
+    }
+
+    /// The operation that put the value of `key` in `obj`, as a predecessor names it.
+    fn op_of(document: &mut Document, obj: &ObjId, key: &str) -> automerge::legacy::OpId {
+        match document.automerge().get(obj, key).unwrap().unwrap().1 {
+            ObjId::Id(counter, actor, _) => automerge::legacy::OpId(counter, actor),
+            ObjId::Root => unreachable!(),
+        }
+    }
+
+    fn op_id(id: ObjId) -> automerge::legacy::OpId {
+        match id {
+            ObjId::Id(counter, actor, _) => automerge::legacy::OpId(counter, actor),
+            ObjId::Root => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_stale_change_that_overwrites_the_sign_off_is_refused() {
+        let (mut server, _, amara) = amaras_record();
+        // Amara's copy from while it was a draft.
+        let (mut stale, _) = server.device("amara");
+        let mut submitted = server.copy().unwrap();
+        submitted.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut submitted, "amara", WORKER).unwrap();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        let mut signed = server.copy().unwrap();
+        let signoff = op_of(&mut signed, &ROOT, "signoff");
+        let status = op_of(&mut signed, &ROOT, "status");
+
+        // A submit written on the draft (on her other device), whose predecessors name the
+        // sign-off and the supervisor's status, so that Automerge would take both away.
+        let tablet = Writer::new_device(amara.user.clone());
+        stale.submit(&tablet, Utc::now()).unwrap();
+        let (bytes, hash) = rewritten(&mut stale, |change| {
+            for op in &mut change.operations {
+                if op.key == Key::Map("status".into()) {
+                    let mut pred: Vec<_> = op.pred.iter().cloned().collect();
+                    pred.extend([signoff.clone(), status.clone()]);
+                    op.pred = pred.into();
+                }
+            }
+        });
+        let refused = server
+            .push_bytes(bytes, &[hash], "amara", WORKER)
+            .unwrap_err();
+        assert!(
+            ["record_signed", "invalid_changes"].contains(&refused.code()),
+            "{refused}"
+        );
+
+        // The same status written with an operation number chosen to win the conflict.
+        let mut stale = Document::load(&[], &[&server.log[0]]).unwrap();
+        stale
+            .submit(&Writer::new_device(amara.user.clone()), Utc::now())
+            .unwrap();
+        let (bytes, hash) = rewritten(&mut stale, |change| {
+            change.start_op = std::num::NonZeroU64::new(1_000_000).unwrap();
+        });
+        let refused = server
+            .push_bytes(bytes, &[hash], "amara", WORKER)
+            .unwrap_err();
+        assert_eq!(refused.code(), "record_signed", "{refused}");
+    }
+
+    #[test]
+    fn an_addendum_that_overwrites_another_is_refused() {
+        let (mut server, _, _) = signed();
+        let (mut ben_copy, ben) = server.device("ben");
+        ben_copy
+            .add_addendum(
+                &ben,
+                "Late information",
+                "The son left at noon.",
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap();
+        let mut current = server.copy().unwrap();
+        let addenda = current.automerge().get(ROOT, "addenda").unwrap().unwrap().1;
+        let bens = op_id(current.automerge().get(&addenda, 0).unwrap().unwrap().1);
+        let (mut amara_copy, amara) = server.device("amara");
+        amara_copy
+            .add_addendum(&amara, "Correction", "He stayed all day.", Utc::now())
+            .unwrap();
+        let (bytes, hash) = rewritten(&mut amara_copy, |change| {
+            for op in change.operations.iter_mut().filter(|op| op.insert) {
+                op.pred = vec![bens.clone()].into();
+            }
+        });
+        let refused = server
+            .push_bytes(bytes, &[hash], "amara", WORKER)
+            .unwrap_err();
+        assert!(
+            ["not_allowed", "invalid_changes"].contains(&refused.code()),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_writer_cannot_unregister_to_sign_what_they_wrote() {
+        let (mut server, mut record, amara) = amaras_record();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy
+            .edit(
+                &grace,
+                &Edit::text("plan", "Chase the landlord."),
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        server.pull(&mut record);
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", SUPERVISOR).unwrap();
+        // From a new writer, grace registers herself over her old writer's entry, then signs.
+        let mut copy = server.copy().unwrap();
+        let authors = copy.automerge().get(ROOT, "authors").unwrap().unwrap().1;
+        let old_entry = op_of(&mut copy, &authors, &grace.actor.to_hex_string());
+        // A writer whose id sorts after every other, so that Automerge walks past the old entry.
+        let fresh = Writer {
+            user: "grace".parse().unwrap(),
+            actor: ActorId::from([0xff; 16].as_slice()),
+        };
+        copy.finalise(&fresh, Utc::now()).unwrap();
+        let base = server.heads();
+        let mut changes = copy.automerge().get_changes(&base);
+        let mut expanded = changes.remove(0).decode();
+        for op in &mut expanded.operations {
+            if op.key == Key::Map(fresh.actor.to_hex_string().into()) {
+                op.pred = vec![old_entry.clone()].into();
+            }
+        }
+        expanded.hash = None;
+        let first = Change::from(expanded);
+        // The sign-off change, rebuilt to depend on the rewritten first change.
+        let mut second = changes.remove(0).decode();
+        second.deps = vec![first.hash()];
+        second.hash = None;
+        let mut signoff_heads = Vec::new();
+        for op in &mut second.operations {
+            if let OpType::Put(ScalarValue::Str(head)) = &op.action
+                && head.len() == 64
+            {
+                op.action = OpType::Put(ScalarValue::Str(first.hash().to_string().into()));
+                signoff_heads.push(());
+            }
+        }
+        let second = Change::from(second);
+        let bytes = [first.raw_bytes(), second.raw_bytes()].concat();
+        let refused = server
+            .push_bytes(bytes, &[second.hash()], "grace", SUPERVISOR)
+            .unwrap_err();
+        assert!(
+            ["forged_author", "own_record", "invalid_changes"].contains(&refused.code()),
+            "{refused}"
+        );
+        assert!(!signoff_heads.is_empty());
+    }
+
+    #[test]
+    fn widening_a_colleagues_sign_off_is_refused() {
+        let (mut server, _, _) = submitted();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        let approval = {
+            let changes = grace_copy.automerge().get_changes(&[]);
+            changes[changes.len() - 2].hash()
+        };
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        let mut signed = server.copy().unwrap();
+        let signoff = signed.automerge().get(ROOT, "signoff").unwrap().unwrap().1;
+        let graces_heads = op_id(
+            signed
+                .automerge()
+                .get(&signoff, "heads")
+                .unwrap()
+                .unwrap()
+                .1,
+        );
+
+        // Hana signs too, from the approval (not knowing grace's sign-off), and in the same
+        // change slips a head of her choice into grace's.
+        let hana = Writer::new_device("hana".parse().unwrap());
+        let at_approval = signed.automerge().fork_at(&[approval]).unwrap();
+        let mut hanas =
+            Document::from_automerge(at_approval.with_actor(hana.actor.clone())).unwrap();
+        let raw = hanas.automerge();
+        let (_, authors) = raw.get(ROOT, "authors").unwrap().unwrap();
+        raw.put(&authors, hana.actor.to_hex_string(), "hana")
+            .unwrap();
+        let own = raw.put_object(ROOT, "signoff", ObjType::Map).unwrap();
+        let heads = raw.put_object(&own, "heads", ObjType::List).unwrap();
+        raw.insert(&heads, 0, approval.to_string()).unwrap();
+        raw.put(&own, "by", "hana").unwrap();
+        raw.put(&own, "at", ScalarValue::Timestamp(0)).unwrap();
+        raw.commit();
+        let (bytes, hash) = rewritten(&mut hanas, |change| {
+            change.operations.push(automerge::legacy::Op {
+                action: OpType::Put(ScalarValue::Str(approval.to_string().into())),
+                obj: ObjectId::Id(graces_heads.clone()),
+                key: Key::Seq(automerge::legacy::ElementId::Head),
+                pred: Vec::new().into(),
+                insert: true,
+            });
+        });
+        let refused = server
+            .push_bytes(bytes, &[hash], "hana", SUPERVISOR)
+            .unwrap_err();
+        assert_eq!(refused.code(), "record_signed", "{refused}");
+    }
+
+    #[test]
+    fn nobody_writes_as_the_server() {
+        let (mut server, mut record, _) = amaras_record();
+        let as_server = Writer {
+            user: "amara".parse().unwrap(),
+            actor: Writer::server().actor,
+        };
+        record
+            .edit(&as_server, &Edit::text("plan", "Close it."), Utc::now())
+            .unwrap();
+        let refused = server.push(&mut record, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "forged_author");
+    }
+
+    #[test]
+    fn a_change_automerge_cannot_apply_is_refused_not_a_crash() {
+        let (mut server, mut record, amara) = amaras_record();
+        record
+            .edit(&amara, &Edit::text("plan", "Call."), Utc::now())
+            .unwrap();
+        // The second change of an actor the document has never seen.
+        let (bytes, hash) = rewritten(&mut record, |change| {
+            change.actor_id = ActorId::random();
+            change.seq = 2;
+        });
+        let refused = server
+            .push_bytes(bytes, &[hash], "amara", WORKER)
+            .unwrap_err();
+        assert_eq!(refused.code(), "invalid_changes", "{refused}");
+    }
+
+    #[test]
+    fn history_marks_every_change_after_the_sign_off_whatever_its_note_says() {
+        let (mut server, _, _) = amaras_record();
+        let (mut stale, ben) = server.device("ben");
+        let mut submitted = server.copy().unwrap();
+        let amara = Writer {
+            user: "amara".parse().unwrap(),
+            actor: submitted.authors().unwrap()[0]
+                .0
+                .parse::<String>()
+                .map(|hex| {
+                    ActorId::from(
+                        (0..hex.len())
+                            .step_by(2)
+                            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                            .collect::<Vec<u8>>(),
+                    )
+                })
+                .unwrap(),
+        };
+        submitted.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut submitted, "amara", WORKER).unwrap();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy.finalise(&grace, Utc::now()).unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        // Ben's edit, written beside the sign-off, whose note claims to be the sign-off.
+        stale
+            .edit(
+                &ben,
+                &Edit::text("interventions", "Gave the number."),
+                Utc::now(),
+            )
+            .unwrap();
+        let (bytes, hash) = rewritten(&mut stale, |change| {
+            change.message = Some(r#"{"action":"sign_off","fields":["signoff"]}"#.into());
+        });
+        server.push_bytes(bytes, &[hash], "ben", COLLEAGUE).unwrap();
+        let mut record = server.copy().unwrap();
+        let entries = crate::document::history(&mut record).unwrap();
+        let bens = entries.iter().find(|entry| entry.change == hash).unwrap();
+        assert!(bens.after_signoff, "shown as an amendment");
+        let signoffs = entries
+            .iter()
+            .filter(|entry| entry.action == Some(crate::document::Action::SignOff))
+            .count();
+        assert_eq!(signoffs, 2, "the real one and the claim");
+        assert_eq!(
+            entries.iter().filter(|entry| entry.after_signoff).count(),
+            1,
+            "only ben's"
+        );
     }
 
     #[test]

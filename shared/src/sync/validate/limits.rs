@@ -25,6 +25,12 @@ pub struct PushLimits {
     pub max_decoded_bytes: usize,
     /// The operations in all of the changes.
     pub max_operations: usize,
+    /// The changes: Automerge's cost of applying them grows with their number, however few
+    /// operations each holds.
+    pub max_changes: usize,
+    /// The actors writing them: each one new to a document makes every later read of it
+    /// dearer.
+    pub max_actors: usize,
 }
 
 impl Default for PushLimits {
@@ -32,6 +38,8 @@ impl Default for PushLimits {
         PushLimits {
             max_decoded_bytes: 4 * 1024 * 1024,
             max_operations: 100_000,
+            max_changes: 20_000,
+            max_actors: 256,
         }
     }
 }
@@ -103,7 +111,21 @@ pub fn inflate_within(bytes: &[u8], limits: &PushLimits) -> Result<Inflated, Unf
         let change =
             Change::try_from(&out[start..]).map_err(|error| Unfit::Malformed(error.to_string()))?;
         changes.push(change);
+        if changes.len() > limits.max_changes {
+            return Err(Unfit::TooLarge(format!(
+                "more than {} changes",
+                limits.max_changes
+            )));
+        }
         rest = &rest[header.size + header.data_len..];
+    }
+    let actors: std::collections::HashSet<&automerge::ActorId> =
+        changes.iter().map(Change::actor_id).collect();
+    if actors.len() > limits.max_actors {
+        return Err(Unfit::TooLarge(format!(
+            "changes by more than {} writers",
+            limits.max_actors
+        )));
     }
     Ok(Inflated {
         bytes: out,
@@ -411,6 +433,36 @@ mod tests {
         for change in doc.get_changes(&[]) {
             assert_eq!(count_operations(change.raw_bytes()), Ok(change.len()));
         }
+    }
+
+    #[test]
+    fn changes_and_their_writers_are_counted() {
+        let bytes: Vec<u8> = (0..5)
+            .flat_map(|_| text_change("a").raw_bytes().to_vec())
+            .collect();
+        let limits = PushLimits {
+            max_changes: 4,
+            ..PushLimits::default()
+        };
+        assert!(matches!(
+            inflate_within(&bytes, &limits),
+            Err(Unfit::TooLarge(_))
+        ));
+        let limits = PushLimits {
+            max_actors: 4,
+            ..PushLimits::default()
+        };
+        assert!(matches!(
+            inflate_within(&bytes, &limits),
+            Err(Unfit::TooLarge(_))
+        ));
+        assert_eq!(
+            inflate_within(&bytes, &PushLimits::default())
+                .unwrap()
+                .changes
+                .len(),
+            5
+        );
     }
 
     #[test]

@@ -228,6 +228,26 @@ pub fn check_push_onto(
     context: &PushContext<'_>,
 ) -> Result<Accepted, Rejection> {
     let doc = push.changes.doc;
+    // Automerge asserts on some malformed changes (an operation on an object that is not
+    // one, a change numbered after changes its actor never made) instead of returning an
+    // error: that is a refusal of this document, not the end of everyone else's sync.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check(current, push, context)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Rejection::NotAutomerge {
+            doc,
+            reason: "changes Automerge cannot apply".into(),
+        })
+    })
+}
+
+fn check(
+    current: Option<Document>,
+    push: &Push,
+    context: &PushContext<'_>,
+) -> Result<Accepted, Rejection> {
+    let doc = push.changes.doc;
     let not_automerge = |error: crate::document::DocumentError| Rejection::NotAutomerge {
         doc,
         reason: error.to_string(),
@@ -262,6 +282,9 @@ pub fn check_push_onto(
     }
     let new = document.automerge().get_changes(&before);
     authority::check_changes(document.automerge(), doc, &new, existed, context.pusher)?;
+    if existed {
+        authority::check_preserved(&mut document, doc, &before)?;
+    }
     let case = case_of(&document).map_err(wrong)?;
     if case != push.changes.case_id {
         return Err(Rejection::WrongCase { doc });
