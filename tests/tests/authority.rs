@@ -448,12 +448,7 @@ async fn modified_clients_get_nothing(server: &ServerProcess) {
         now(),
     )
     .unwrap();
-    let mut expanded = copy
-        .automerge()
-        .get_changes(&base)
-        .pop()
-        .unwrap()
-        .decode();
+    let mut expanded = copy.automerge().get_changes(&base).pop().unwrap().decode();
     expanded.actor_id = ActorId::random();
     expanded.seq = 2;
     expanded.hash = None;

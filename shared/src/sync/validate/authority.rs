@@ -855,6 +855,25 @@ mod tests {
         (server, record, amara)
     }
 
+    /// Amara's record, co-written by grace (a supervisor) and submitted by amara; returns
+    /// amara's and grace's writers.
+    fn co_written_and_submitted() -> (Server, Writer, Writer) {
+        let (mut server, mut record, amara) = amaras_record();
+        let (mut grace_copy, grace) = server.device("grace");
+        grace_copy
+            .edit(
+                &grace,
+                &Edit::text("plan", "Chase the landlord."),
+                Utc::now(),
+            )
+            .unwrap();
+        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
+        server.pull(&mut record);
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        (server, amara, grace)
+    }
+
     /// Amara's record, submitted.
     fn submitted() -> (Server, Document, Writer) {
         let (mut server, mut record, amara) = amaras_record();
@@ -1003,19 +1022,7 @@ mod tests {
 
     #[test]
     fn a_writer_cannot_unregister_to_sign_what_they_wrote() {
-        let (mut server, mut record, amara) = amaras_record();
-        let (mut grace_copy, grace) = server.device("grace");
-        grace_copy
-            .edit(
-                &grace,
-                &Edit::text("plan", "Chase the landlord."),
-                Utc::now(),
-            )
-            .unwrap();
-        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
-        server.pull(&mut record);
-        record.submit(&amara, Utc::now()).unwrap();
-        server.push(&mut record, "amara", SUPERVISOR).unwrap();
+        let (mut server, _, grace) = co_written_and_submitted();
         // From a new writer, grace registers herself over her old writer's entry, then signs.
         let mut copy = server.copy().unwrap();
         let authors = copy.automerge().get(ROOT, "authors").unwrap().unwrap().1;
@@ -1255,20 +1262,8 @@ mod tests {
 
     #[test]
     fn a_supervisor_does_not_sign_a_record_they_wrote_part_of() {
-        let (mut server, mut record, amara) = amaras_record();
-        let (mut grace_copy, grace) = server.device("grace");
-        grace_copy
-            .edit(
-                &grace,
-                &Edit::text("plan", "Chase the landlord."),
-                Utc::now(),
-            )
-            .unwrap();
-        server.push(&mut grace_copy, "grace", SUPERVISOR).unwrap();
-        server.pull(&mut record);
-        record.submit(&amara, Utc::now()).unwrap();
-        server.push(&mut record, "amara", WORKER).unwrap();
-        server.pull(&mut grace_copy);
+        let (mut server, amara, grace) = co_written_and_submitted();
+        let mut grace_copy = server.copy().unwrap();
         grace_copy.finalise(&grace, Utc::now()).unwrap();
         let refused = server
             .push(&mut grace_copy, "grace", SUPERVISOR)
