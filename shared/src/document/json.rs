@@ -16,6 +16,29 @@ pub(super) fn render(
     Ok(to_json(&doc.hydrate(ROOT, heads)?))
 }
 
+/// The root fields `keys` of the document at `heads`, or now, leaving the rest (the body,
+/// most of a record) unread.
+pub(super) fn render_keys(
+    doc: &AutoCommit,
+    heads: Option<&[ChangeHash]>,
+    keys: &[&str],
+) -> Result<Value, DocumentError> {
+    let mut out = Map::new();
+    for key in keys {
+        let value = match heads {
+            Some(heads) => doc.get_at(ROOT, *key, heads)?,
+            None => doc.get(ROOT, *key)?,
+        };
+        let json = match value {
+            Some((automerge::Value::Object(_), obj)) => to_json(&doc.hydrate(obj, heads)?),
+            Some((automerge::Value::Scalar(scalar), _)) => scalar_to_json(&scalar),
+            None => continue,
+        };
+        out.insert((*key).to_owned(), json);
+    }
+    Ok(Value::Object(out))
+}
+
 fn to_json(value: &Hydrated) -> Value {
     match value {
         Hydrated::Map(map) => Value::Object(

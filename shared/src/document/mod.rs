@@ -500,6 +500,32 @@ impl Document {
         Ok(())
     }
 
+    /// Merges changes already parsed whole (as the server's check of a push parses them),
+    /// refusing them, and leaving the document as it was, if they build on changes it lacks.
+    pub fn apply_parsed(&mut self, changes: Vec<automerge::Change>) -> Result<(), DocumentError> {
+        self.doc.apply_changes(changes)?;
+        let missing = self.doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            let saved = self.doc.save_nocompress();
+            let actor = self.doc.get_actor().clone();
+            self.doc = AutoCommit::load(&saved)?.with_actor(actor);
+            return Err(DocumentError::MissingDependencies(missing.len()));
+        }
+        Ok(())
+    }
+
+    /// A document made of changes already parsed whole, checked to have this schema's
+    /// layout.
+    pub fn from_parsed(changes: Vec<automerge::Change>) -> Result<Document, DocumentError> {
+        let mut document = Document {
+            doc: AutoCommit::new(),
+            unsaved: Vec::new(),
+        };
+        document.apply_parsed(changes)?;
+        document.check_layout()?;
+        Ok(document)
+    }
+
     /// The encoded changes this device made since the last call, oldest first, for the store
     /// to append.
     pub fn take_unsaved_changes(&mut self) -> Vec<Vec<u8>> {
@@ -816,9 +842,13 @@ impl Document {
         json::render(&self.doc, None)
     }
 
-    /// The whole document as JSON as it was at `heads`.
-    pub fn to_json_at(&self, heads: &[ChangeHash]) -> Result<serde_json::Value, DocumentError> {
-        json::render(&self.doc, Some(heads))
+    /// The root fields `keys` as JSON, as they were at `heads` or are now.
+    pub fn fields_to_json(
+        &self,
+        keys: &[&str],
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<serde_json::Value, DocumentError> {
+        json::render_keys(&self.doc, heads, keys)
     }
 
     /// What the store's index rows are made of, read in one pass over the document.

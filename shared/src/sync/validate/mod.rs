@@ -260,15 +260,16 @@ fn check(
         },
     )?;
     let existed = current.is_some();
+    // The changes were parsed whole while they were counted: applied as parsed.
     let (mut document, before) = match current {
         None => {
-            let document = Document::load(&inflated.bytes, &[]).map_err(not_automerge)?;
+            let document = Document::from_parsed(inflated.changes).map_err(not_automerge)?;
             (document, Vec::new())
         }
         Some(mut document) => {
             let before = document.heads();
             document
-                .apply_remote(&inflated.bytes)
+                .apply_parsed(inflated.changes)
                 .map_err(not_automerge)?;
             (document, before)
         }
