@@ -260,6 +260,27 @@ fn check(
         },
     )?;
     let existed = current.is_some();
+    // A change numbered after changes its writer never made makes Automerge assert rather
+    // than refuse: the writer must be known to the document, or write earlier in the push.
+    let mut writers: std::collections::HashSet<String> = match &current {
+        Some(document) => document
+            .authors()
+            .map_err(not_automerge)?
+            .into_iter()
+            .map(|(actor, _)| actor)
+            .collect(),
+        None => Default::default(),
+    };
+    for change in &inflated.changes {
+        let actor = change.actor_id().to_hex_string();
+        if change.seq() > 1 && !writers.contains(&actor) {
+            return Err(Rejection::NotAutomerge {
+                doc,
+                reason: "a change numbered after changes its writer never made".into(),
+            });
+        }
+        writers.insert(actor);
+    }
     // The changes were parsed whole while they were counted: applied as parsed.
     let (mut document, before) = match current {
         None => {
