@@ -122,7 +122,15 @@ export class WebKitSession {
     return (await this.cmd('POST', '/element', { using: 'xpath', value: xpath }))[ELEMENT];
   }
 
-  click(element) { return this.cmd('POST', `/element/${element}/click`, {}); }
+  /**
+   * A real click. The element is centred first: WebDriver scrolls it only to the edge of the
+   * viewport, where the app's sticky top bar or a prompt floating over the foot of the screen
+   * may cover it, and the click is then refused as intercepted.
+   */
+  async click(element) {
+    await this.run('arguments[0].scrollIntoView({ block: "center" })', { [ELEMENT]: element });
+    return this.cmd('POST', `/element/${element}/click`, {});
+  }
 
   /** Real key events, one character at a time. */
   type(element, text) { return this.cmd('POST', `/element/${element}/value`, { text }); }
