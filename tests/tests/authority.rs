@@ -279,13 +279,7 @@ async fn modified_clients_get_nothing(server: &ServerProcess) {
     .await;
     assert_eq!(refusal.code, "forged_author");
     // ... or writes with grace's own actor id, read from the record, under his own name.
-    let graces_actor: ActorId = copy(&mut team.ben, visit)
-        .authors()
-        .unwrap()
-        .into_iter()
-        .find(|(_, user)| user.as_str() == "grace")
-        .map(|(actor, _)| ActorId::from(hex_bytes(&actor)))
-        .unwrap();
+    let graces_actor = actor_of(&mut copy(&mut team.ben, visit), "grace");
     let mut forged = copy(&mut team.ben, scratch);
     let base = forged.heads();
     let stolen = Writer {
@@ -475,13 +469,6 @@ async fn modified_clients_get_nothing(server: &ServerProcess) {
     );
 }
 
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// The actor id `user` wrote the document with.
 fn actor_of(document: &mut Document, user: &str) -> ActorId {
     document
@@ -489,7 +476,7 @@ fn actor_of(document: &mut Document, user: &str) -> ActorId {
         .unwrap()
         .into_iter()
         .find(|(_, author)| author.as_str() == user)
-        .map(|(actor, _)| ActorId::from(hex_bytes(&actor)))
+        .map(|(actor, _)| actor.parse::<ActorId>().unwrap())
         .unwrap()
 }
 

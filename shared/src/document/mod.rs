@@ -489,9 +489,14 @@ impl Document {
             Err(error) => return Err(error.into()),
         }
         self.doc.load_incremental(bytes)?;
+        self.refuse_missing_dependencies()
+    }
+
+    /// Refuses changes whose dependencies the document lacks, undoing them by reloading what
+    /// it had: Automerge queues them in memory only, where a restart loses them.
+    fn refuse_missing_dependencies(&mut self) -> Result<(), DocumentError> {
         let missing = self.doc.get_missing_deps(&[]);
         if !missing.is_empty() {
-            // Undo by reloading what we had: the queued changes must not linger.
             let saved = self.doc.save_nocompress();
             let actor = self.doc.get_actor().clone();
             self.doc = AutoCommit::load(&saved)?.with_actor(actor);
@@ -504,14 +509,7 @@ impl Document {
     /// refusing them, and leaving the document as it was, if they build on changes it lacks.
     pub fn apply_parsed(&mut self, changes: Vec<automerge::Change>) -> Result<(), DocumentError> {
         self.doc.apply_changes(changes)?;
-        let missing = self.doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            let saved = self.doc.save_nocompress();
-            let actor = self.doc.get_actor().clone();
-            self.doc = AutoCommit::load(&saved)?.with_actor(actor);
-            return Err(DocumentError::MissingDependencies(missing.len()));
-        }
-        Ok(())
+        self.refuse_missing_dependencies()
     }
 
     /// A document made of changes already parsed whole, checked to have this schema's
