@@ -2,13 +2,13 @@
 //! `{"error": {"code": ..., "message": ...}}`; client errors say what was wrong, internal
 //! errors are logged and answered with a generic message.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -23,6 +23,7 @@ use doorstep_shared::{CaseId, UserId};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::admission::{AddressKey, BodyBudget, SIGN_IN_MAX_BYTES, declared_length, read_body};
 use crate::auth::{self, RateLimiter};
 use crate::storage::{AuditEntry, Device, Storage, StorageError};
 
@@ -35,11 +36,17 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Sign-in attempts allowed per user name, and per client address, per minute.
     pub sign_ins_per_minute: usize,
-    /// Request bodies held in memory at once, across all requests. A request waits for its
+    /// Request bodies held in memory at once, across all requests. A sync waits for its
     /// share (twice its declared length, or twice `max_body_bytes` if it declares none,
     /// since a body is gathered into one buffer from the pieces it arrived in) before its
-    /// body is read, so however many clients send at once, bodies never take more than this.
+    /// body is read, so however many clients send at once, bodies never take more than this;
+    /// one client address takes at most a quarter of it ([`crate::admission`]).
     pub bodies_in_memory_bytes: usize,
+    /// How long a client may take to send a request's headers before the connection is
+    /// closed.
+    pub header_timeout: Duration,
+    /// How long a body may stop arriving before the request is answered 408.
+    pub body_idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -49,13 +56,15 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             sign_ins_per_minute: 10,
             bodies_in_memory_bytes: 256 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(10),
         }
     }
 }
 
 /// What handlers share.
 #[derive(Clone)]
-struct AppState {
+pub(crate) struct AppState {
     storage: Arc<dyn Storage>,
     sign_in_limiter: Arc<RateLimiter>,
     /// Password checks running at once: one per core. Each takes 19 MiB and a core for tens
@@ -65,6 +74,10 @@ struct AppState {
     /// How long a request may take ([`Limits::request_timeout`]): past it, a sync's work
     /// stops.
     request_timeout: Duration,
+    /// The memory for bodies, shared out per device and per address.
+    budget: BodyBudget,
+    max_body_bytes: usize,
+    body_idle_timeout: Duration,
 }
 
 /// The routes, over `storage`.
@@ -79,69 +92,22 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
             std::thread::available_parallelism().map_or(2, usize::from),
         )),
         request_timeout: limits.request_timeout,
+        budget: BodyBudget::new(limits),
+        max_body_bytes: limits.max_body_bytes,
+        body_idle_timeout: limits.body_idle_timeout,
     };
-    let budget = BodyBudget::new(limits);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/sign-in", post(sign_in))
         .route("/v1/sync", post(sync))
         .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            budget,
-            BodyBudget::admit,
-        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// The memory request bodies may take at once ([`Limits::bodies_in_memory_bytes`]), counted
-/// in KiB so that any budget fits a semaphore's permits.
-#[derive(Debug, Clone)]
-struct BodyBudget {
-    kib: Arc<tokio::sync::Semaphore>,
-    max_body_bytes: usize,
-}
-
-impl BodyBudget {
-    fn new(limits: &Limits) -> BodyBudget {
-        let kib =
-            (limits.bodies_in_memory_bytes / 1024).max(2 * (limits.max_body_bytes / 1024 + 1));
-        BodyBudget {
-            kib: Arc::new(tokio::sync::Semaphore::new(kib)),
-            max_body_bytes: limits.max_body_bytes,
-        }
-    }
-
-    /// Holds the request's share of the budget while it is served. Waiting is bounded by the
-    /// request timeout, which wraps this.
-    async fn admit(
-        State(budget): State<BodyBudget>,
-        request: axum::extract::Request,
-        next: axum::middleware::Next,
-    ) -> Response {
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-        let bytes = match declared {
-            Some(length) => length.min(budget.max_body_bytes),
-            None if request.method() == axum::http::Method::GET => 0,
-            None => budget.max_body_bytes,
-        };
-        // A body is held twice for a moment: in the pieces it arrived in, and gathered into
-        // one buffer.
-        let kib = u32::try_from(2 * bytes.div_ceil(1024)).unwrap_or(u32::MAX);
-        let Ok(_share) = budget.kib.acquire_many(kib).await else {
-            return ApiError::Internal.into_response();
-        };
-        next.run(request).await
-    }
 }
 
 /// Everything a request can fail with.
@@ -155,6 +121,8 @@ pub enum ApiError {
     BadCredentials,
     /// Too many sign-in attempts.
     RateLimited,
+    /// The device is already sending a sync.
+    Busy,
     /// The account is locked after too many failed sign-ins.
     AccountLocked,
     /// The device's cursor is from before the server was restored from a backup.
@@ -163,8 +131,8 @@ pub enum ApiError {
     Forbidden,
     /// The body is larger than the limit.
     TooLarge,
-    /// The body is not of the expected type.
-    UnsupportedMediaType,
+    /// The body is not of the expected type, which this names.
+    UnsupportedMediaType(&'static str),
     /// The body is malformed or its content invalid; nothing was stored.
     Invalid {
         /// A stable code.
@@ -210,6 +178,11 @@ impl IntoResponse for ApiError {
                 "rate_limited",
                 "too many sign-in attempts: wait a minute".to_owned(),
             ),
+            ApiError::Busy => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy",
+                "this device is already sending a sync: wait for its answer".to_owned(),
+            ),
             ApiError::AccountLocked => (
                 StatusCode::FORBIDDEN,
                 "account_locked",
@@ -233,10 +206,10 @@ impl IntoResponse for ApiError {
                 "too_large",
                 "the request body is over the limit".to_owned(),
             ),
-            ApiError::UnsupportedMediaType => (
+            ApiError::UnsupportedMediaType(expected) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                format!("expected {CONTENT_TYPE}"),
+                format!("expected {expected}"),
             ),
             ApiError::Invalid { code, message } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, code, message)
@@ -305,17 +278,29 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::Invalid {
-                code: "unreadable_body",
-                message: "the request body could not be read".into(),
-            }
-        }
-    })
+/// Whether a request says its body is JSON (`application/json`, with or without parameters).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The address of the client a request comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        Ok(ClientAddress(peer))
+    }
 }
 
 async fn healthz() -> Json<crate::Health> {
@@ -324,17 +309,27 @@ async fn healthz() -> Json<crate::Health> {
 
 async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    payload: Result<Bytes, BytesRejection>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<SignedIn>, ApiError> {
-    let payload = body(payload)?;
+    // Only JSON: a web page elsewhere may send a form or text/plain across origins without
+    // asking first, but not JSON, so no page can try passwords (and lock accounts) from its
+    // visitors' browsers.
+    if !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType("application/json"));
+    }
+    if declared_length(&headers).is_some_and(|length| length > SIGN_IN_MAX_BYTES) {
+        return Err(ApiError::TooLarge);
+    }
+    let payload = read_body(body, SIGN_IN_MAX_BYTES, state.body_idle_timeout).await?;
     let request: SignIn = serde_json::from_slice(&payload).map_err(|_| ApiError::Invalid {
         code: "malformed_json",
         message: "expected {\"user\", \"password\", \"device_name\"}".into(),
     })?;
     let now = Instant::now();
     let user_key = format!("user:{}", request.user.to_lowercase());
-    let peer_key = format!("peer:{}", peer.ip());
+    let peer_key = format!("peer:{}", AddressKey::of(client));
     if !state.sign_in_limiter.allow(&peer_key, now) || !state.sign_in_limiter.allow(&user_key, now)
     {
         audit(
@@ -460,18 +455,25 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
 
 async fn sync(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
-    payload: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let deadline = std::time::Instant::now() + state.request_timeout;
+    // Nothing of the body is read before the token is known (see `admission`).
     let device = authenticate(&state, &headers).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
     if content_type != Some(CONTENT_TYPE) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType(CONTENT_TYPE));
     }
-    let payload = body(payload)?;
+    let declared = declared_length(&headers);
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(ApiError::TooLarge);
+    }
+    let _share = state.budget.admit(&device.id, client, declared).await?;
+    let payload = read_body(body, state.max_body_bytes, state.body_idle_timeout).await?;
     let request: SyncRequest = protocol::decode(&payload).map_err(|error| match error {
         ProtocolError::Version(version) => ApiError::Invalid {
             code: "unsupported_protocol",

@@ -5,6 +5,7 @@
 //! answers with what they lack of the cases their teams hold.
 //!
 //! - [`api`]: the HTTP routes and their JSON errors;
+//! - [`admission`]: the shares of memory a request's body may take, and slow clients;
 //! - [`auth`]: passwords, device tokens, the sign-in rate limit;
 //! - [`storage`]: the storage trait and its backends;
 //! - [`settings`]: settings from defaults, a file and `DOORSTEP_*` variables;
@@ -13,6 +14,7 @@
 //! The server is a library so that tests start it on port 0 with [`launch`]; the binary in
 //! `main.rs` parses the command line and calls it.
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod settings;
@@ -20,7 +22,6 @@ pub mod site;
 pub mod storage;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -53,6 +54,10 @@ impl Health {
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
+///
+/// Each connection is served by hyper with a timeout for its headers
+/// ([`Limits::header_timeout`]), so a client that opens connections and sends a request
+/// slowly, or never, gets them closed rather than held.
 pub async fn launch(
     listener: TcpListener,
     storage: Arc<dyn Storage>,
@@ -60,12 +65,47 @@ pub async fn launch(
     site: &Site,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = site
-        .apply(router(storage, limits))?
-        .into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let app = site.apply(router(storage, limits))?;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a moment rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app
+            .clone()
+            .map_request(move |mut request: axum::extract::Request<_>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            });
+        let service = hyper_util::service::TowerToHyperService::new(app);
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
     Ok(())
 }
 
@@ -293,7 +333,8 @@ mod tests {
         let app = router(Arc::new(storage), &limits);
         // A client that starts a body and never finishes it.
         let never = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
-        let request = Request::post("/v1/sync")
+        let request = Request::post("/v1/sign-in")
+            .header("content-type", "application/json")
             .body(Body::from_stream(never))
             .unwrap();
         let response = app.oneshot(request).await.unwrap();

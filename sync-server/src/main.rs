@@ -35,8 +35,9 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Global {
     /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes,
-    /// request_timeout_secs, bodies_in_memory_bytes, sign_ins_per_minute, max_push_bytes,
-    /// max_push_operations, web_root, allowed_origins).
+    /// request_timeout_secs, bodies_in_memory_bytes, header_timeout_secs,
+    /// body_idle_timeout_secs, sign_ins_per_minute, max_push_bytes, max_push_operations,
+    /// web_root, allowed_origins).
     #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
     /// Folder of the embedded database [default: ./doorstep-data].
@@ -253,6 +254,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(bytes) = file.bodies_in_memory_bytes {
                 limits.bodies_in_memory_bytes = bytes;
+            }
+            if let Some(seconds) = file.header_timeout_secs {
+                limits.header_timeout = std::time::Duration::from_secs(seconds);
+            }
+            if let Some(seconds) = file.body_idle_timeout_secs {
+                limits.body_idle_timeout = std::time::Duration::from_secs(seconds);
             }
             if let Some(attempts) = file.sign_ins_per_minute {
                 limits.sign_ins_per_minute = attempts;

@@ -23,6 +23,11 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     /// Request bodies held in memory at once, across all requests, in bytes.
     pub bodies_in_memory_bytes: Option<usize>,
+    /// Seconds a client may take to send a request's headers (10 by default).
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request body may stop arriving before the request is answered 408 (10 by
+    /// default).
+    pub body_idle_timeout_secs: Option<u64>,
     /// Sign-in attempts allowed per user name, and per client address, per minute. An
     /// office where many devices sign in from one address at once may need more than the
     /// default.

@@ -326,21 +326,32 @@ async fn hostile_requests_get_their_codes_and_change_nothing_stored() {
 #[tokio::test]
 async fn bodies_sent_all_at_once_stay_within_the_servers_memory_budget() {
     // A budget of 64 MiB for bodies in memory (the default is 256 MiB).
-    let server = ServerProcess::start_with_settings("bodies_in_memory_bytes = 67108864\n").unwrap();
+    let server = ServerProcess::start_with_settings(
+        "bodies_in_memory_bytes = 67108864\nsign_ins_per_minute = 100\n",
+    )
+    .unwrap();
     server.team("north", &[("amara", "worker")]).unwrap();
-    let amara = Device::sign_in(&server, "amara").await.unwrap();
-    let token = amara.client.token().unwrap().to_owned();
+    // Two dozen devices, each from an address of its own: a device sends one body at a
+    // time, and an address holds at most its share, so only the whole budget holds them.
+    const SENDERS: usize = 24;
+    let mut tokens = Vec::new();
+    for _ in 0..SENDERS {
+        let device = Device::sign_in(&server, "amara").await.unwrap();
+        tokens.push(device.client.token().unwrap().to_owned());
+    }
     let before = peak_memory_kib(server.pid());
 
     // 24 bodies of 30 MiB at once, each just under the body limit: 720 MiB if all were held.
-    const SENDERS: usize = 24;
     const BODY: usize = 30 * 1024 * 1024;
     let mut senders = tokio::task::JoinSet::new();
-    for _ in 0..SENDERS {
+    for (n, token) in tokens.into_iter().enumerate() {
         let url = format!("{}/v1/sync", server.url());
-        let token = token.clone();
+        let from = std::net::Ipv4Addr::new(127, 0, 10, n as u8 + 1);
         senders.spawn(async move {
-            reqwest::Client::new()
+            reqwest::Client::builder()
+                .local_address(std::net::IpAddr::V4(from))
+                .build()
+                .unwrap()
                 .post(url)
                 .header("content-type", CONTENT_TYPE)
                 .bearer_auth(token)
@@ -369,17 +380,15 @@ async fn slow_clients_are_answered_408_at_the_timeout_and_hold_no_memory() {
 
     let server = ServerProcess::start_with_settings("request_timeout_secs = 2\n").unwrap();
     let before = peak_memory_kib(server.pid());
-    // Each announces a 1 MiB body, sends ten bytes of it, and then nothing.
+    // Each announces a sign-in of 1 KiB, sends ten bytes of it, and then nothing.
     const CLIENTS: usize = 100;
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..CLIENTS {
         let address = server.address;
         clients.spawn(async move {
             let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-            let head = format!(
-                "POST /v1/sync HTTP/1.1\r\nhost: doorstep\r\ncontent-type: {CONTENT_TYPE}\r\n\
-                 content-length: 1048576\r\n\r\n0123456789"
-            );
+            let head = "POST /v1/sign-in HTTP/1.1\r\nhost: doorstep\r\n\
+                 content-type: application/json\r\ncontent-length: 1024\r\n\r\n0123456789";
             stream.write_all(head.as_bytes()).await.unwrap();
             let mut answer = vec![0u8; 64];
             // A guard against a server that never answers, not a measure of its speed.
