@@ -16,7 +16,7 @@ use axum::{Json, Router};
 
 use doorstep_shared::sync::protocol::{
     self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, ErrorDetail, ProtocolError, SERVER_RESTORED,
-    SignIn, SignedIn, SyncRequest,
+    SignIn, SignedIn, SyncRequest, TOKEN_EXPIRED,
 };
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
@@ -47,6 +47,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// How long a body may stop arriving before the request is answered 408.
     pub body_idle_timeout: Duration,
+    /// How long a device's token may go unused before it stops working: the worker signs in
+    /// again.
+    pub token_idle: Duration,
 }
 
 impl Default for Limits {
@@ -58,6 +61,7 @@ impl Default for Limits {
             bodies_in_memory_bytes: 256 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(10),
+            token_idle: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }
@@ -78,6 +82,9 @@ pub(crate) struct AppState {
     budget: BodyBudget,
     max_body_bytes: usize,
     body_idle_timeout: Duration,
+    token_idle: Duration,
+    /// The audit log's budget for refused sign-ins.
+    refusal_audit: Arc<RefusalAudit>,
 }
 
 /// The routes, over `storage`.
@@ -95,11 +102,14 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         budget: BodyBudget::new(limits),
         max_body_bytes: limits.max_body_bytes,
         body_idle_timeout: limits.body_idle_timeout,
+        token_idle: limits.token_idle,
+        refusal_audit: Arc::default(),
     };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/sign-in", post(sign_in))
         .route("/v1/sync", post(sync))
+        .route("/v1/sign-out", post(sign_out))
         .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
         .layer(TimeoutLayer::with_status_code(
@@ -117,6 +127,8 @@ pub enum ApiError {
     Unauthenticated,
     /// The device was revoked: it must wipe its data.
     DeviceRevoked,
+    /// The device's token went unused too long: the worker signs in again.
+    TokenExpired,
     /// Wrong user or password.
     BadCredentials,
     /// Too many sign-in attempts.
@@ -167,6 +179,11 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 DEVICE_REVOKED,
                 "this device was revoked: wipe its data".to_owned(),
+            ),
+            ApiError::TokenExpired => (
+                StatusCode::UNAUTHORIZED,
+                TOKEN_EXPIRED,
+                "this device has not synced for too long: sign in again".to_owned(),
             ),
             ApiError::BadCredentials => (
                 StatusCode::UNAUTHORIZED,
@@ -327,19 +344,16 @@ async fn sign_in(
         code: "malformed_json",
         message: "expected {\"user\", \"password\", \"device_name\"}".into(),
     })?;
+    let attempt = SignInAttempt::new(&request.user, client);
     let now = Instant::now();
-    let user_key = format!("user:{}", request.user.to_lowercase());
+    let user_key = format!("user:{}", attempt.name.to_lowercase());
     let peer_key = format!("peer:{}", AddressKey::of(client));
     if !state.sign_in_limiter.allow(&peer_key, now) || !state.sign_in_limiter.allow(&user_key, now)
     {
-        audit(
-            &state,
-            vec![sign_in_entry(None, None, "sign_in_refused", "rate_limited")],
-        )
-        .await;
+        attempt.refused(&state, "rate_limited").await;
         return Err(ApiError::RateLimited);
     }
-    let user: Option<UserId> = request.user.parse().ok();
+    let user = attempt.user.clone();
     let storage = state.storage.clone();
     let lookup = user.clone();
     let credentials = blocking(move || match lookup {
@@ -348,19 +362,8 @@ async fn sign_in(
     })
     .await?;
     let failed_before = credentials.as_ref().map_or(0, |c| c.failed_sign_ins);
-    if let Some(user) = &user
-        && failed_before >= auth::LOCK_AFTER_FAILURES
-    {
-        audit(
-            &state,
-            vec![sign_in_entry(
-                Some(user.clone()),
-                None,
-                "sign_in_refused",
-                "account_locked",
-            )],
-        )
-        .await;
+    if user.is_some() && failed_before >= auth::LOCK_AFTER_FAILURES {
+        attempt.refused(&state, "account_locked").await;
         return Err(ApiError::AccountLocked);
     }
     let hash = credentials.map(|credentials| credentials.password_hash);
@@ -386,29 +389,16 @@ async fn sign_in(
                 failures,
                 "an account was locked after consecutive failed sign-ins"
             );
+            // Always written, whatever the flood: an administrator must be able to see it.
             audit(
                 &state,
-                vec![sign_in_entry(
-                    Some(user.clone()),
-                    None,
-                    "account_locked",
-                    &format!("{failures} failed sign-ins"),
-                )],
+                vec![attempt.entry("account_locked", &format!("{failures} failed sign-ins"))],
             )
             .await;
         }
     }
     let Some(user) = user.filter(|_| valid) else {
-        audit(
-            &state,
-            vec![sign_in_entry(
-                None,
-                None,
-                "sign_in_refused",
-                "bad_credentials",
-            )],
-        )
-        .await;
+        attempt.refused(&state, "bad_credentials").await;
         return Err(ApiError::BadCredentials);
     };
     let (token, token_hash) = auth::new_token().map_err(|_| ApiError::Internal)?;
@@ -422,20 +412,147 @@ async fn sign_in(
         storage.create_device(&device_user, &name, &token_hash)
     })
     .await?;
-    audit(
-        &state,
-        vec![sign_in_entry(
-            Some(user),
-            Some(device_id.clone()),
-            "sign_in",
-            "",
-        )],
-    )
-    .await;
+    let mut signed_in = attempt.entry("sign_in", "");
+    signed_in.device = Some(device_id.clone());
+    audit(&state, vec![signed_in]).await;
     Ok(Json(SignedIn { token, device_id }))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiError> {
+/// A sign-in as the audit log records it: the name tried (an account's, or a bounded and
+/// escaped copy of what was typed) and the client's address.
+struct SignInAttempt {
+    /// The account named, if the name is one an account could have.
+    user: Option<UserId>,
+    /// The name as given, at most [`SignInAttempt::NAME_CHARS`] characters.
+    name: String,
+    address: IpAddr,
+}
+
+impl SignInAttempt {
+    /// The most of a sign-in's user name kept anywhere (user names have at most 64).
+    const NAME_CHARS: usize = 64;
+
+    fn new(name: &str, address: IpAddr) -> SignInAttempt {
+        SignInAttempt {
+            user: name.parse().ok(),
+            name: name.chars().take(Self::NAME_CHARS).collect(),
+            address,
+        }
+    }
+
+    fn entry(&self, action: &str, detail: &str) -> AuditEntry {
+        let detail = match &self.user {
+            Some(_) => detail.to_owned(),
+            // Not a name any account could have: kept, escaped, so that an administrator
+            // sees what was tried and a terminal shows it as text.
+            None => format!("{detail} (user name {:?})", self.name),
+        };
+        AuditEntry {
+            user: self.user.clone(),
+            device: None,
+            case: None,
+            action: action.to_owned(),
+            detail: detail.trim_start().to_owned(),
+            address: Some(self.address.to_string()),
+        }
+    }
+
+    /// Audits a refusal, within the budget for refusals ([`RefusalAudit`]).
+    async fn refused(&self, state: &AppState, code: &str) {
+        let mut entries = Vec::new();
+        match state.refusal_audit.admit(Instant::now()) {
+            RefusalAdmission::Skip => return,
+            RefusalAdmission::Write { skipped_before } => {
+                if skipped_before > 0 {
+                    entries.push(AuditEntry {
+                        user: None,
+                        device: None,
+                        case: None,
+                        action: "sign_in_refusals_not_itemised".to_owned(),
+                        detail: format!("{skipped_before} refused sign-ins over the budget"),
+                        address: None,
+                    });
+                }
+            }
+        }
+        entries.push(self.entry("sign_in_refused", code));
+        audit(state, entries).await;
+    }
+}
+
+/// Refused sign-ins written to the audit log: at most [`RefusalAudit::PER_MINUTE`] a minute,
+/// so that a flood of attempts from anywhere costs a bounded number of rows. Those over the
+/// budget are counted, and the count is written with the next one itemised.
+#[derive(Debug, Default)]
+struct RefusalAudit {
+    window: std::sync::Mutex<RefusalWindow>,
+}
+
+#[derive(Debug, Default)]
+struct RefusalWindow {
+    started: Option<Instant>,
+    written: u32,
+    skipped: u64,
+}
+
+enum RefusalAdmission {
+    Write { skipped_before: u64 },
+    Skip,
+}
+
+impl RefusalAudit {
+    const PER_MINUTE: u32 = 120;
+
+    fn admit(&self, now: Instant) -> RefusalAdmission {
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if window
+            .started
+            .is_none_or(|started| now.duration_since(started) >= Duration::from_secs(60))
+        {
+            window.started = Some(now);
+            window.written = 0;
+        }
+        if window.written >= Self::PER_MINUTE {
+            if window.skipped == 0 {
+                tracing::warn!(
+                    "over {} refused sign-ins this minute: the rest are counted, not itemised",
+                    Self::PER_MINUTE
+                );
+            }
+            window.skipped += 1;
+            return RefusalAdmission::Skip;
+        }
+        window.written += 1;
+        RefusalAdmission::Write {
+            skipped_before: std::mem::take(&mut window.skipped),
+        }
+    }
+}
+
+/// Signs the device out: its token stops working at once. The app wipes itself after.
+async fn sign_out(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let device = authenticate(&state, &headers, client).await?;
+    let storage = state.storage.clone();
+    let id = device.id.clone();
+    blocking(move || storage.revoke_device(&id)).await?;
+    audit(&state, vec![entry(&device, None, "sign_out", "")]).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The device a request's token belongs to, if the token still works: not revoked, and used
+/// within [`Limits::token_idle`].
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+) -> Result<Device, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -443,12 +560,27 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Device, A
         .ok_or(ApiError::Unauthenticated)?;
     let hash = auth::token_hash(token.trim());
     let storage = state.storage.clone();
-    let device = blocking(move || storage.device_by_token(&hash))
+    let mut device = blocking(move || storage.device_by_token(&hash))
         .await?
         .ok_or(ApiError::Unauthenticated)?;
+    device.address = Some(client.to_string());
     if device.revoked {
         audit(state, vec![entry(&device, None, "refused", DEVICE_REVOKED)]).await;
         return Err(ApiError::DeviceRevoked);
+    }
+    let now = chrono::Utc::now();
+    let idle = device
+        .last_used
+        .map_or(chrono::TimeDelta::zero(), |last| now - last);
+    if idle.to_std().is_ok_and(|idle| idle > state.token_idle) {
+        audit(state, vec![entry(&device, None, "refused", TOKEN_EXPIRED)]).await;
+        return Err(ApiError::TokenExpired);
+    }
+    // Written at most once an hour a device, rather than with every sync.
+    if device.last_used.is_none() || idle > chrono::TimeDelta::hours(1) {
+        let storage = state.storage.clone();
+        let id = device.id.clone();
+        blocking(move || storage.device_used(&id)).await?;
     }
     Ok(device)
 }
@@ -461,7 +593,7 @@ async fn sync(
 ) -> Result<Response, ApiError> {
     let deadline = std::time::Instant::now() + state.request_timeout;
     // Nothing of the body is read before the token is known (see `admission`).
-    let device = authenticate(&state, &headers).await?;
+    let device = authenticate(&state, &headers, client).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
@@ -528,6 +660,7 @@ fn entry(device: &Device, case: Option<CaseId>, action: &str, detail: &str) -> A
         case,
         action: action.to_owned(),
         detail: detail.to_owned(),
+        address: device.address.clone(),
     }
 }
 
@@ -538,21 +671,5 @@ async fn audit(state: &AppState, entries: Vec<AuditEntry>) {
         blocking(move || entries.into_iter().try_for_each(|e| storage.audit(e))).await
     {
         tracing::error!(?error, "writing the audit log failed");
-    }
-}
-
-/// An audit entry for a sign-in attempt, before any device exists.
-fn sign_in_entry(
-    user: Option<UserId>,
-    device: Option<String>,
-    action: &str,
-    detail: &str,
-) -> AuditEntry {
-    AuditEntry {
-        user,
-        device,
-        case: None,
-        action: action.to_owned(),
-        detail: detail.to_owned(),
     }
 }

@@ -1,6 +1,6 @@
 //! `doorstep-sync-server`: serve devices, and administer users, teams, cases and devices.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,8 +87,12 @@ enum Admin {
     /// Devices.
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Print the audit log: who, from which device, which case, what, when (UTC).
-    Audit,
+    /// The audit log: print it (who, from which device and address, which case, what, when,
+    /// in UTC), export it, prune it.
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+    },
     /// Fold long change logs into snapshots now (`serve` also does it every ten minutes).
     Compact {
         /// Fold documents with at least this many log rows.
@@ -115,8 +119,37 @@ enum Admin {
 /// Connections each server process keeps to PostgreSQL.
 const POSTGRES_CONNECTIONS: u32 = 16;
 
+/// Days the audit log keeps an entry unless the settings say otherwise: six years.
+const AUDIT_RETENTION_DAYS: u64 = 6 * 365;
+
 /// A document's log is folded once it has this many rows.
 const COMPACT_MIN_ROWS: usize = 64;
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write the entries from before a date to standard output, one JSON object a line.
+    Export {
+        /// A date (2026-01-31, midnight UTC) or a time (RFC 3339).
+        #[arg(long, value_parser = parse_cutoff)]
+        before: chrono::DateTime<chrono::Utc>,
+    },
+    /// Delete the entries from before a date (export them first if they must be kept).
+    Prune {
+        /// A date (2026-01-31, midnight UTC) or a time (RFC 3339).
+        #[arg(long, value_parser = parse_cutoff)]
+        before: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+/// A date (midnight UTC at its start) or an RFC 3339 time.
+fn parse_cutoff(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("{text:?} is neither a date (2026-01-31) nor an RFC 3339 time"))
+}
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -127,10 +160,17 @@ enum UserCommand {
     },
     /// List users with their teams and active devices.
     List,
-    /// Set a new password, read from the first line of standard input; unlocks the account.
+    /// Set a new password, read from the first line of standard input; unlocks the account
+    /// and revokes the user's devices (a password someone else learnt may have signed one
+    /// in), which wipe themselves at their next sync.
     ResetPassword {
         /// User name.
         user: String,
+        /// Keep the user's devices signed in: for a password forgotten, not one that may
+        /// have been learnt by someone else. A revoked device loses the notes it had not yet
+        /// synced.
+        #[arg(long)]
+        keep_devices: bool,
     },
 }
 
@@ -261,6 +301,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(seconds) = file.body_idle_timeout_secs {
                 limits.body_idle_timeout = std::time::Duration::from_secs(seconds);
             }
+            if let Some(days) = file.token_idle_days {
+                limits.token_idle = std::time::Duration::from_secs(days * 24 * 60 * 60);
+            }
+            let audit_retention_days = file.audit_retention_days.unwrap_or(AUDIT_RETENTION_DAYS);
             if let Some(attempts) = file.sign_ins_per_minute {
                 limits.sign_ins_per_minute = attempts;
             }
@@ -269,7 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 allowed_origins: file.allowed_origins,
             };
             site.allowed_origins.extend(allowed_origins);
-            serve(listen, storage, limits, site)
+            serve(listen, storage, limits, site, audit_retention_days)
         }
         Command::Admin(admin) => administer(storage.as_ref(), admin),
     }
@@ -365,6 +409,7 @@ fn serve(
     storage: Arc<dyn Storage>,
     limits: Limits,
     site: Site,
+    audit_retention_days: u64,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
@@ -373,6 +418,9 @@ fn serve(
             .with_context(|| format!("listening on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "serving");
         tokio::spawn(compact_periodically(storage.clone()));
+        if audit_retention_days > 0 {
+            tokio::spawn(prune_audit_daily(storage.clone(), audit_retention_days));
+        }
         doorstep_sync_server::launch(listener, storage, &limits, &site, shutdown_signal())
             .await
             .context("serving")
@@ -393,6 +441,8 @@ fn open_case(
         id: device,
         user: worker.clone(),
         revoked: false,
+        last_used: None,
+        address: None,
     };
     let writer = Writer::new_device(worker.clone());
     let id = CaseId::random();
@@ -446,12 +496,26 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
                 );
             }
         }
-        Admin::User(UserCommand::ResetPassword { user }) => {
+        Admin::User(UserCommand::ResetPassword { user, keep_devices }) => {
             let user = user_id(&user)?;
             let hash = auth::hash_password(&read_new_password(&user)?)?;
             storage.set_password(&user, &hash)?;
             storage.audit(admin_entry(&user, "password_reset"))?;
             println!("password of {user} reset; the account is unlocked");
+            if !keep_devices {
+                for device in storage.list_devices(Some(&user))? {
+                    if device.revoked_at.is_none() {
+                        storage.revoke_device(&device.id)?;
+                        storage.audit(admin_entry(&user, "device_revoked"))?;
+                        println!(
+                            "revoked device {} ({}, last synced {})",
+                            device.id,
+                            printable(&device.name),
+                            device.last_used_at.as_deref().unwrap_or("never")
+                        );
+                    }
+                }
+            }
         }
         Admin::Team(TeamCommand::Create { team }) => {
             storage.create_team(&team)?;
@@ -500,8 +564,12 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
                     None => "active".to_owned(),
                 };
                 println!(
-                    "{}\t{}\t{}\tsigned in {}\t{state}",
-                    device.id, device.user, device.name, device.signed_in_at
+                    "{}\t{}\t{}\tsigned in {}\tlast synced {}\t{state}",
+                    device.id,
+                    device.user,
+                    printable(&device.name),
+                    device.signed_in_at,
+                    device.last_used_at.as_deref().unwrap_or("never")
                 );
             }
         }
@@ -509,18 +577,53 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             storage.revoke_device(&device)?;
             println!("device {device} revoked");
         }
-        Admin::Audit => {
+        Admin::Audit { command: None } => {
             let dash = || "-".to_owned();
             for (at, entry) in storage.audit_log()? {
                 println!(
-                    "{at}\t{}\t{}\t{}\t{}\t{}",
+                    "{at}\t{}\t{}\t{}\t{}\t{}\t{}",
                     entry.user.map(|user| user.to_string()).unwrap_or_else(dash),
                     entry.device.unwrap_or_else(dash),
+                    entry.address.as_deref().map_or_else(dash, printable),
                     entry.case.map(|case| case.to_string()).unwrap_or_else(dash),
-                    entry.action,
-                    entry.detail
+                    printable(&entry.action),
+                    printable(&entry.detail)
                 );
             }
+        }
+        Admin::Audit {
+            command: Some(AuditCommand::Export { before }),
+        } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for (at, entry) in storage.audit_entries(Some(before))? {
+                let line = serde_json::json!({
+                    "at": at,
+                    "user": entry.user.map(|user| user.to_string()),
+                    "device": entry.device,
+                    "address": entry.address,
+                    "case": entry.case.map(|case| case.to_string()),
+                    "action": entry.action,
+                    "detail": entry.detail,
+                });
+                writeln!(out, "{line}")?;
+            }
+            out.flush()?;
+        }
+        Admin::Audit {
+            command: Some(AuditCommand::Prune { before }),
+        } => {
+            let pruned = storage.prune_audit(before)?;
+            storage.audit(AuditEntry {
+                user: None,
+                device: None,
+                case: None,
+                action: "audit_pruned".to_owned(),
+                detail: format!(
+                    "{pruned} entries from before {before} deleted by an administrator"
+                ),
+                address: None,
+            })?;
+            println!("deleted {pruned} audit entries from before {before}");
         }
         Admin::Compact { min_rows } => {
             let folded = storage.compact(min_rows)?;
@@ -528,6 +631,21 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `text` with its control characters escaped, so that what a device or a client chose to
+/// call itself shows as text and cannot move a terminal's cursor or rewrite its lines.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// An audit entry for an administrator's action on `user`'s account (never the password).
@@ -538,6 +656,7 @@ fn admin_entry(user: &UserId, action: &str) -> AuditEntry {
         case: None,
         action: action.to_owned(),
         detail: "by an administrator".to_owned(),
+        address: None,
     }
 }
 
@@ -576,6 +695,30 @@ async fn compact_periodically(storage: Arc<dyn Storage>) {
             Ok(Ok(folded)) => tracing::info!(folded, "compacted change logs"),
             Ok(Err(error)) => tracing::error!(%error, "compaction failed"),
             Err(error) => tracing::error!(%error, "compaction panicked"),
+        }
+    }
+}
+
+/// Deletes the audit log's entries older than `days`, at start and then once a day.
+async fn prune_audit_daily(storage: Arc<dyn Storage>, days: u64) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(24 * 60 * 60));
+    loop {
+        interval.tick().await;
+        let Some(before) = i64::try_from(days)
+            .ok()
+            .and_then(chrono::TimeDelta::try_days)
+            .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+        else {
+            return;
+        };
+        let storage = storage.clone();
+        match tokio::task::spawn_blocking(move || storage.prune_audit(before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pruned)) => {
+                tracing::info!(pruned, days, "deleted audit entries past their retention")
+            }
+            Ok(Err(error)) => tracing::error!(%error, "pruning the audit log failed"),
+            Err(error) => tracing::error!(%error, "pruning the audit log panicked"),
         }
     }
 }

@@ -36,6 +36,12 @@ pub struct FileSettings {
     pub max_push_bytes: Option<usize>,
     /// How many Automerge operations one document's push may hold (100,000 by default).
     pub max_push_operations: Option<usize>,
+    /// Days a device's token may go unused before it stops working (90 by default); the
+    /// worker then signs in again, and keeps what the device holds.
+    pub token_idle_days: Option<u64>,
+    /// Days the audit log keeps an entry (2190, six years, by default; 0 keeps every entry).
+    /// `serve` deletes older entries once a day; export them first to keep them longer.
+    pub audit_retention_days: Option<u64>,
     /// A folder with the web app's build, served at `/`.
     pub web_root: Option<PathBuf>,
     /// Other web origins whose pages may call the API.

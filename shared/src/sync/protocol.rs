@@ -154,6 +154,10 @@ pub struct ErrorDetail {
 /// The code of the error that tells a device it was revoked and must wipe its data.
 pub const DEVICE_REVOKED: &str = "device_revoked";
 
+/// The code of the error that tells a device its token went unused for too long: the worker
+/// signs in again, and nothing on the device is lost.
+pub const TOKEN_EXPIRED: &str = "token_expired";
+
 /// The code of the error that tells a device the server was restored from a backup since its
 /// last sync: it must forget the server's acknowledgements and cursor, and send everything.
 pub const SERVER_RESTORED: &str = "server_restored";

@@ -251,6 +251,7 @@ pub fn record_sync(
         case,
         action: action.to_owned(),
         detail,
+        address: device.address.clone(),
     };
     tx.audit(&entry(
         None,

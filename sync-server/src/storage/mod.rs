@@ -15,6 +15,7 @@ use doorstep_shared::sync::protocol::{Ack, Push, Refusal, SyncResponse};
 use std::path::Path;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::{CaseId, UserId};
 
@@ -27,6 +28,11 @@ pub struct Device {
     pub user: UserId,
     /// Whether it has been revoked.
     pub revoked: bool,
+    /// When it last synced (or signed in), to the hour: a token idle for too long stops
+    /// working.
+    pub last_used: Option<DateTime<Utc>>,
+    /// Where the request it is making came from, for the audit log (none outside a request).
+    pub address: Option<String>,
 }
 
 /// What sign-in checks a password against.
@@ -62,6 +68,8 @@ pub struct DeviceSummary {
     pub signed_in_at: String,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// When it last synced or signed in, to the hour.
+    pub last_used_at: Option<String>,
 }
 
 /// A team member's role.
@@ -108,6 +116,8 @@ pub struct AuditEntry {
     pub action: String,
     /// A short, content-free detail (counts, an error code).
     pub detail: String,
+    /// The client's address, where a request made the entry (as trusted proxies report it).
+    pub address: Option<String>,
 }
 
 /// A new epoch: random, non-zero, and within what both databases store as a signed 64-bit
@@ -116,6 +126,19 @@ fn new_epoch() -> Result<u64, StorageError> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|error| StorageError::Database(error.to_string()))?;
     Ok((u64::from_le_bytes(bytes) >> 1).max(1))
+}
+
+/// A time as both databases keep it: RFC 3339 in UTC to the millisecond, as text that sorts
+/// as the times do.
+fn db_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A time read back from the database, where only [`db_time`]'s are written.
+fn parse_db_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
 }
 
 /// A user id read back from the database, where only valid ones are written.
@@ -153,6 +176,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<String, StorageError>;
     /// The device a token hash belongs to.
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>, StorageError>;
+    /// Notes that a device is in use now (see [`Device::last_used`]).
+    fn device_used(&self, device: &str) -> Result<(), StorageError>;
     /// Every device signed in, or only `user`'s, oldest first.
     fn list_devices(&self, user: Option<&UserId>) -> Result<Vec<DeviceSummary>, StorageError>;
     /// Revokes a device: its token stops working and its next sync tells it to wipe.
@@ -194,6 +219,16 @@ pub trait Storage: Send + Sync + 'static {
     fn backup(&self, to: &Path) -> Result<(), StorageError>;
     /// Appends to the audit log.
     fn audit(&self, entry: AuditEntry) -> Result<(), StorageError>;
-    /// The audit log, oldest first.
-    fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError>;
+    /// The audit log's entries written before `before` (every one, if `None`), oldest first,
+    /// each with its time (RFC 3339, UTC).
+    fn audit_entries(
+        &self,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, AuditEntry)>, StorageError>;
+    /// The whole audit log, oldest first.
+    fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError> {
+        self.audit_entries(None)
+    }
+    /// Deletes the audit log's entries written before `before`; returns how many.
+    fn prune_audit(&self, before: DateTime<Utc>) -> Result<usize, StorageError>;
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::sync::validate::PushLimits;
@@ -31,7 +31,7 @@ use super::group::{self, GroupCommit};
 use super::log::{self, LogRow, LogTx, Pushed};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
-    new_epoch, parse_role, parse_user,
+    db_time, new_epoch, parse_db_time, parse_role, parse_user,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -111,6 +111,15 @@ const MIGRATIONS: &[&str] = &[
         device_id TEXT NOT NULL,
         bound_at  TEXT NOT NULL
     );
+"#,
+    r#"
+    -- Where a request came from (the client, as trusted proxies report it), for the audit
+    -- log; when a device last synced, so that a token left idle stops working; and an index
+    -- for pruning the audit log by age.
+    ALTER TABLE audit ADD COLUMN address TEXT;
+    CREATE INDEX audit_by_time ON audit (at);
+    ALTER TABLE devices ADD COLUMN last_used_at TEXT;
+    UPDATE devices SET last_used_at = created_at;
 "#,
 ];
 
@@ -205,7 +214,7 @@ fn db(error: postgres::Error) -> StorageError {
 }
 
 fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    db_time(Utc::now())
 }
 
 fn is(error: &postgres::Error, state: &SqlState) -> bool {
@@ -401,8 +410,8 @@ impl PgLog<'_, '_> {
 impl LogTx for PgLog<'_, '_> {
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
         self.execute(
-            "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit (at, user_id, device_id, case_id, action, detail, address)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &now(),
                 &entry.user.as_ref().map(UserId::as_str),
@@ -410,6 +419,7 @@ impl LogTx for PgLog<'_, '_> {
                 &entry.case.map(|case| case.to_string()),
                 &entry.action,
                 &entry.detail,
+                &entry.address,
             ],
         )?;
         Ok(())
@@ -752,8 +762,8 @@ impl Storage for PostgresStorage {
         let id = uuid::Uuid::new_v4().to_string();
         self.conn()?
             .execute(
-                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at, last_used_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
                 &[&id, &user.as_str(), &name, &token_hash, &now()],
             )
             .map_err(db)?;
@@ -764,7 +774,8 @@ impl Storage for PostgresStorage {
         let row = self
             .conn()?
             .query_opt(
-                "SELECT device_id, user_id, revoked_at FROM devices WHERE token_hash = $1",
+                "SELECT device_id, user_id, revoked_at, last_used_at FROM devices
+                 WHERE token_hash = $1",
                 &[&token_hash],
             )
             .map_err(db)?;
@@ -773,16 +784,28 @@ impl Storage for PostgresStorage {
                 id: row.get(0),
                 user: parse_user(row.get::<_, &str>(1))?,
                 revoked: row.get::<_, Option<String>>(2).is_some(),
+                last_used: row.get::<_, Option<&str>>(3).and_then(parse_db_time),
+                address: None,
             })
         })
         .transpose()
+    }
+
+    fn device_used(&self, device: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "UPDATE devices SET last_used_at = $2 WHERE device_id = $1",
+                &[&device, &now()],
+            )
+            .map_err(db)?;
+        Ok(())
     }
 
     fn list_devices(&self, user: Option<&UserId>) -> Result<Vec<DeviceSummary>, StorageError> {
         let rows = self
             .conn()?
             .query(
-                "SELECT device_id, user_id, name, created_at, revoked_at FROM devices
+                "SELECT device_id, user_id, name, created_at, revoked_at, last_used_at FROM devices
                  WHERE $1::TEXT IS NULL OR user_id = $1 ORDER BY created_at, device_id",
                 &[&user.map(UserId::as_str)],
             )
@@ -795,6 +818,7 @@ impl Storage for PostgresStorage {
                     name: row.get(2),
                     signed_in_at: row.get(3),
                     revoked_at: row.get(4),
+                    last_used_at: row.get(5),
                 })
             })
             .collect()
@@ -1045,12 +1069,17 @@ impl Storage for PostgresStorage {
         self.write(|log| log.audit(&entry))
     }
 
-    fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError> {
+    fn audit_entries(
+        &self,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, AuditEntry)>, StorageError> {
+        let before = before.map(db_time);
         let rows = self
             .conn()?
             .query(
-                "SELECT at, user_id, device_id, case_id, action, detail FROM audit ORDER BY id",
-                &[],
+                "SELECT at, user_id, device_id, case_id, action, detail, address FROM audit
+                 WHERE $1::TEXT IS NULL OR at < $1 ORDER BY id",
+                &[&before],
             )
             .map_err(db)?;
         Ok(rows
@@ -1066,10 +1095,19 @@ impl Storage for PostgresStorage {
                         case: case.and_then(|case| case.parse().ok()),
                         action: row.get(4),
                         detail: row.get(5),
+                        address: row.get(6),
                     },
                 )
             })
             .collect())
+    }
+
+    fn prune_audit(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
+        let deleted = self
+            .conn()?
+            .execute("DELETE FROM audit WHERE at < $1", &[&db_time(before)])
+            .map_err(db)?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::sync::validate::PushLimits;
@@ -24,7 +24,7 @@ use super::group::{self, GroupCommit, lock};
 use super::log::{self, LogRow, LogTx};
 use super::{
     AuditEntry, Credentials, Device, DeviceSummary, Storage, StorageError, TeamRole, UserSummary,
-    new_epoch, parse_role, parse_user,
+    db_time, new_epoch, parse_db_time, parse_role, parse_user,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -107,6 +107,15 @@ const MIGRATIONS: &[&str] = &[
         bound_at  TEXT NOT NULL
     );
 "#,
+    r#"
+    -- Where a request came from (the client, as trusted proxies report it), for the audit
+    -- log; when a device last synced, so that a token left idle stops working; and an index
+    -- for pruning the audit log by age.
+    ALTER TABLE audit ADD COLUMN address TEXT;
+    CREATE INDEX audit_by_time ON audit (at);
+    ALTER TABLE devices ADD COLUMN last_used_at TEXT;
+    UPDATE devices SET last_used_at = created_at;
+"#,
 ];
 
 /// Storage in one SQLite file.
@@ -139,7 +148,7 @@ fn db(error: rusqlite::Error) -> StorageError {
 }
 
 fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    db_time(Utc::now())
 }
 
 impl SqliteStorage {
@@ -371,15 +380,16 @@ impl LogTx for SqliteLog<'_> {
 
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StorageError> {
         self.execute(
-            "INSERT INTO audit (at, user_id, device_id, case_id, action, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO audit (at, user_id, device_id, case_id, action, detail, address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 now(),
                 entry.user.as_ref().map(UserId::as_str),
                 entry.device,
                 entry.case.map(|case| case.to_string()),
                 entry.action,
-                entry.detail
+                entry.detail,
+                entry.address
             ],
         )
         .map_err(db)?;
@@ -691,8 +701,8 @@ impl Storage for SqliteStorage {
         let id = uuid::Uuid::new_v4().to_string();
         self.conn()
             .execute(
-                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at, last_used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 params![id, user.as_str(), name, token_hash, now()],
             )
             .map_err(db)?;
@@ -700,33 +710,46 @@ impl Storage for SqliteStorage {
     }
 
     fn device_by_token(&self, token_hash: &[u8]) -> Result<Option<Device>, StorageError> {
-        let row: Option<(String, String, Option<String>)> = lock(&self.reader)
+        let row: Option<(String, String, Option<String>, Option<String>)> = lock(&self.reader)
             .prepare_cached(
-                "SELECT device_id, user_id, revoked_at FROM devices WHERE token_hash = ?1",
+                "SELECT device_id, user_id, revoked_at, last_used_at FROM devices
+                 WHERE token_hash = ?1",
             )
             .and_then(|mut statement| {
                 statement
                     .query_row([token_hash], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                     })
                     .optional()
             })
             .map_err(db)?;
-        row.map(|(id, user, revoked_at)| {
+        row.map(|(id, user, revoked_at, last_used)| {
             Ok(Device {
                 id,
                 user: parse_user(&user)?,
                 revoked: revoked_at.is_some(),
+                last_used: last_used.as_deref().and_then(parse_db_time),
+                address: None,
             })
         })
         .transpose()
+    }
+
+    fn device_used(&self, device: &str) -> Result<(), StorageError> {
+        self.conn()
+            .execute(
+                "UPDATE devices SET last_used_at = ?2 WHERE device_id = ?1",
+                params![device, now()],
+            )
+            .map_err(db)?;
+        Ok(())
     }
 
     fn list_devices(&self, user: Option<&UserId>) -> Result<Vec<DeviceSummary>, StorageError> {
         let conn = self.conn();
         let mut statement = conn
             .prepare(
-                "SELECT device_id, user_id, name, created_at, revoked_at FROM devices
+                "SELECT device_id, user_id, name, created_at, revoked_at, last_used_at FROM devices
                  WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_at, device_id",
             )
             .map_err(db)?;
@@ -738,18 +761,20 @@ impl Storage for SqliteStorage {
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
                     row.get::<_, Option<String>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
                 ))
             })
             .map_err(db)?;
         let mut devices = Vec::new();
         for row in rows {
-            let (id, user, name, signed_in_at, revoked_at) = row.map_err(db)?;
+            let (id, user, name, signed_in_at, revoked_at, last_used_at) = row.map_err(db)?;
             devices.push(DeviceSummary {
                 id,
                 user: parse_user(&user)?,
                 name,
                 signed_in_at,
                 revoked_at,
+                last_used_at,
             });
         }
         Ok(devices)
@@ -992,15 +1017,19 @@ impl Storage for SqliteStorage {
         SqliteLog(&self.conn()).audit(&entry)
     }
 
-    fn audit_log(&self) -> Result<Vec<(String, AuditEntry)>, StorageError> {
+    fn audit_entries(
+        &self,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, AuditEntry)>, StorageError> {
         let conn = self.conn();
         let mut statement = conn
             .prepare(
-                "SELECT at, user_id, device_id, case_id, action, detail FROM audit ORDER BY id",
+                "SELECT at, user_id, device_id, case_id, action, detail, address FROM audit
+                 WHERE ?1 IS NULL OR at < ?1 ORDER BY id",
             )
             .map_err(db)?;
         let rows = statement
-            .query_map([], |row| {
+            .query_map([before.map(db_time)], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, Option<String>>(1)?,
@@ -1008,12 +1037,13 @@ impl Storage for SqliteStorage {
                     row.get::<_, Option<String>>(3)?,
                     row.get::<_, String>(4)?,
                     row.get::<_, String>(5)?,
+                    row.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(db)?;
         let mut entries = Vec::new();
         for row in rows {
-            let (at, user, device, case, action, detail) = row.map_err(db)?;
+            let (at, user, device, case, action, detail, address) = row.map_err(db)?;
             entries.push((
                 at,
                 AuditEntry {
@@ -1022,10 +1052,17 @@ impl Storage for SqliteStorage {
                     case: case.and_then(|case| case.parse().ok()),
                     action,
                     detail,
+                    address,
                 },
             ));
         }
         Ok(entries)
+    }
+
+    fn prune_audit(&self, before: DateTime<Utc>) -> Result<usize, StorageError> {
+        self.conn()
+            .execute("DELETE FROM audit WHERE at < ?1", [db_time(before)])
+            .map_err(db)
     }
 }
 
