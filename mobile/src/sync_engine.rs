@@ -171,6 +171,33 @@ async fn sync(session: &mut Session, client: &SyncClient) -> Result<SyncReport, 
     }
 }
 
+/// Signs this device out: the server is told, so that its token stops working, and then the
+/// device's cases, records and token are wiped, whether or not the server could be told (a
+/// worker handing a phone back may be out of signal). Returns why the server was not told.
+pub async fn sign_out(mut session: Session) -> Result<(), String> {
+    let told = match client(&session) {
+        Some(client) if platform::online() => client.sign_out().await.map_err(|e| describe(&e)),
+        Some(_) => Err("the device is offline".to_owned()),
+        None => Ok(()),
+    };
+    if let Some(wiped) = session.read(|store| {
+        store.wipe()?;
+        store.set_setting(settings::TOKEN, None)
+    }) && let Err(error) = wiped
+    {
+        tracing::error!("signing out could not wipe the store: {error}");
+    }
+    {
+        let mut sync = session.sync.write();
+        sync.signed_in = false;
+        sync.needs_sign_in = false;
+        sync.pending = 0;
+        sync.problem = None;
+    }
+    *session.revision.write() += 1;
+    told
+}
+
 fn client(session: &Session) -> Option<SyncClient> {
     let (server, token) = session
         .read(|store| {

@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::admission::{AddressKey, BodyBudget, SIGN_IN_MAX_BYTES, declared_length, read_body};
 use crate::auth::{self, RateLimiter};
+use crate::proxies::TrustedProxies;
 use crate::storage::{AuditEntry, Device, Storage, StorageError};
 
 /// Limits the server enforces.
@@ -50,6 +51,9 @@ pub struct Limits {
     /// How long a device's token may go unused before it stops working: the worker signs in
     /// again.
     pub token_idle: Duration,
+    /// The reverse proxies whose word on a client's address the per-address limits and the
+    /// audit log believe.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Limits {
@@ -62,6 +66,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(10),
             token_idle: Duration::from_secs(90 * 24 * 60 * 60),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -85,6 +90,7 @@ pub(crate) struct AppState {
     token_idle: Duration,
     /// The audit log's budget for refused sign-ins.
     refusal_audit: Arc<RefusalAudit>,
+    proxies: Arc<TrustedProxies>,
 }
 
 /// The routes, over `storage`.
@@ -104,6 +110,7 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         body_idle_timeout: limits.body_idle_timeout,
         token_idle: limits.token_idle,
         refusal_audit: Arc::default(),
+        proxies: Arc::new(limits.trusted_proxies.clone()),
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -304,19 +311,25 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The address of the client a request comes from.
+/// The address of the client a request comes from: the connection's, or the one a trusted
+/// proxy reports ([`crate::proxies`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddress(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        Ok(ClientAddress(peer))
+        Ok(ClientAddress(
+            state.proxies.client_address(peer, &parts.headers),
+        ))
     }
 }
 
@@ -671,5 +684,36 @@ async fn audit(state: &AppState, entries: Vec<AuditEntry>) {
         blocking(move || entries.into_iter().try_for_each(|e| storage.audit(e))).await
     {
         tracing::error!(?error, "writing the audit log failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_over_the_minutes_budget_are_counted_and_the_count_written_with_the_next() {
+        let budget = RefusalAudit::default();
+        let start = Instant::now();
+        for _ in 0..RefusalAudit::PER_MINUTE {
+            assert!(matches!(
+                budget.admit(start),
+                RefusalAdmission::Write { skipped_before: 0 }
+            ));
+        }
+        for _ in 0..500 {
+            assert!(matches!(budget.admit(start), RefusalAdmission::Skip));
+        }
+        let next_minute = start + Duration::from_secs(61);
+        assert!(matches!(
+            budget.admit(next_minute),
+            RefusalAdmission::Write {
+                skipped_before: 500
+            }
+        ));
+        assert!(matches!(
+            budget.admit(next_minute),
+            RefusalAdmission::Write { skipped_before: 0 }
+        ));
     }
 }

@@ -7,6 +7,7 @@
 //! - [`api`]: the HTTP routes and their JSON errors;
 //! - [`admission`]: the shares of memory a request's body may take, and slow clients;
 //! - [`auth`]: passwords, device tokens, the sign-in rate limit;
+//! - [`proxies`]: a client's address behind trusted reverse proxies;
 //! - [`storage`]: the storage trait and its backends;
 //! - [`settings`]: settings from defaults, a file and `DOORSTEP_*` variables;
 //! - [`site`]: the web app's files and the cross-origin policy.
@@ -17,6 +18,7 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod proxies;
 pub mod settings;
 pub mod site;
 pub mod storage;
@@ -248,6 +250,61 @@ mod tests {
             (kind.as_str(), cache.as_str()),
             ("application/wasm", "public, max-age=31536000, immutable")
         );
+    }
+
+    #[tokio::test]
+    async fn the_app_carries_its_content_security_policy_and_the_api_is_never_stored() {
+        let (dir, api) = app();
+        let web = dir.path().join("web");
+        std::fs::create_dir_all(&web).unwrap();
+        std::fs::write(web.join("index.html"), "<html>doorstep app</html>").unwrap();
+        let site = Site {
+            web_root: Some(web),
+            allowed_origins: vec!["https://sync.agency.example/".into()],
+        };
+        let app = site.apply(api).unwrap();
+        let page = app
+            .clone()
+            .oneshot(Request::get("/cases/1").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let header = |response: &axum::response::Response, name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        let policy = header(&page, "content-security-policy").unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "connect-src 'self' https://sync.agency.example;",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{directive} in {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"));
+        assert_eq!(header(&page, "x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(header(&page, "referrer-policy").unwrap(), "no-referrer");
+        assert!(
+            header(&page, "permissions-policy")
+                .unwrap()
+                .contains("camera=()")
+        );
+        assert_eq!(header(&page, "cache-control").unwrap(), "no-cache");
+
+        for request in [
+            Request::get("/healthz").body(Body::empty()).unwrap(),
+            Request::post("/v1/sync").body(Body::empty()).unwrap(),
+            Request::get("/v1/nothing").body(Body::empty()).unwrap(),
+        ] {
+            let answer = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(header(&answer, "cache-control").unwrap(), "no-store");
+            assert_eq!(
+                header(&answer, "x-content-type-options").unwrap(),
+                "nosniff"
+            );
+        }
     }
 
     #[tokio::test]

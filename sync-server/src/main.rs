@@ -12,6 +12,7 @@ use doorstep_shared::document::{Document, Edit, Writer};
 use doorstep_shared::sync::protocol::{DocChanges, Heads, Push};
 use doorstep_shared::sync::validate::PushLimits;
 use doorstep_shared::{CaseId, DocId, UserId};
+use doorstep_sync_server::proxies::{ForwardedHeader, TrustedProxies};
 use doorstep_sync_server::settings::FileSettings;
 use doorstep_sync_server::storage::postgres::PostgresStorage;
 use doorstep_sync_server::storage::sqlite::SqliteStorage;
@@ -37,7 +38,8 @@ struct Global {
     /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes,
     /// request_timeout_secs, bodies_in_memory_bytes, header_timeout_secs,
     /// body_idle_timeout_secs, sign_ins_per_minute, max_push_bytes, max_push_operations,
-    /// web_root, allowed_origins).
+    /// token_idle_days, audit_retention_days, web_root, allowed_origins, trusted_proxies,
+    /// client_address_header).
     #[arg(long, global = true, env = "DOORSTEP_CONFIG")]
     config: Option<PathBuf>,
     /// Folder of the embedded database [default: ./doorstep-data].
@@ -301,6 +303,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(seconds) = file.body_idle_timeout_secs {
                 limits.body_idle_timeout = std::time::Duration::from_secs(seconds);
             }
+            let header = match &file.client_address_header {
+                Some(name) => name.parse().map_err(anyhow::Error::msg)?,
+                None => ForwardedHeader::default(),
+            };
+            limits.trusted_proxies = TrustedProxies::new(&file.trusted_proxies, header)
+                .map_err(anyhow::Error::msg)
+                .context("the trusted_proxies setting")?;
             if let Some(days) = file.token_idle_days {
                 limits.token_idle = std::time::Duration::from_secs(days * 24 * 60 * 60);
             }

@@ -47,6 +47,13 @@ pub struct FileSettings {
     /// Other web origins whose pages may call the API.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Addresses or networks (`10.0.0.0/8`) of reverse proxies in front of the server: only
+    /// from them is the client's address in `client_address_header` believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies name their client in: `x-forwarded-for` (the default)
+    /// or `forwarded` (RFC 7239). The proxy must append to it, not pass on the client's.
+    pub client_address_header: Option<String>,
 }
 
 impl FileSettings {

@@ -11,6 +11,11 @@
 //! - a path of the app's own screens (`/cases/…`, no file extension) gets the page, so a
 //!   reload or a link lands on the app; a missing file is a 404, never the page under a
 //!   script's name, which a cache would then keep.
+//!
+//! Every answer says what a browser may do with it ([`security_headers`]): the app's files
+//! come with a Content-Security-Policy that lets the page run only the build's own script
+//! and WebAssembly, talk only to its own server (and the allowed origins), and be framed by
+//! no one; the API's answers are never stored by a cache (they hold case notes).
 
 use std::path::PathBuf;
 
@@ -38,9 +43,12 @@ pub struct Site {
 }
 
 impl Site {
-    /// Adds the app's files and the cross-origin policy to the API's routes.
+    /// Adds the app's files, the cross-origin policy and the security headers to the API's
+    /// routes.
     pub fn apply(&self, api: Router) -> anyhow::Result<Router> {
-        let mut app = api;
+        let policy = HeaderValue::from_str(&self.content_security_policy())
+            .context("the allowed origins make an invalid Content-Security-Policy")?;
+        let mut app = api.layer(middleware::from_fn(no_store));
         if let Some(root) = &self.web_root {
             let index = root.join("index.html");
             if !index.is_file() {
@@ -48,7 +56,8 @@ impl Site {
             }
             let files = Router::new()
                 .fallback_service(ServeDir::new(root).fallback(ServeFile::new(index)))
-                .layer(middleware::from_fn(web_app_files));
+                .layer(middleware::from_fn(web_app_files))
+                .layer(middleware::from_fn_with_state(policy, app_page_headers));
             app = app.fallback_service(files);
         }
         if !self.allowed_origins.is_empty() {
@@ -67,8 +76,74 @@ impl Site {
                     .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
             );
         }
-        Ok(app)
+        Ok(app.layer(middleware::from_fn(security_headers)))
     }
+
+    /// The app page's Content-Security-Policy: its own script and WebAssembly
+    /// (`wasm-unsafe-eval` lets WebAssembly compile, and nothing else), connections to its
+    /// own server and the allowed origins, no plug-ins, no framing, forms posted nowhere.
+    pub fn content_security_policy(&self) -> String {
+        let mut connect = vec!["'self'".to_owned()];
+        connect.extend(
+            self.allowed_origins
+                .iter()
+                .map(|origin| origin.trim_end_matches('/').to_owned()),
+        );
+        format!(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src {}; \
+             img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
+            connect.join(" ")
+        )
+    }
+}
+
+/// What a browser should do with any answer: trust its declared type only, send no
+/// referrer on, and use none of the device's sensors or payment.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
+    response
+}
+
+/// Features the app never uses, denied to it and to anything it might load.
+const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=(), \
+     usb=(), serial=(), bluetooth=(), hid=(), midi=(), display-capture=(), \
+     browsing-topics=()";
+
+/// The API's answers hold case notes and tokens: no cache keeps them.
+async fn no_store(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The app's files carry the Content-Security-Policy, and may not be framed (the header, for
+/// browsers older than `frame-ancestors`).
+async fn app_page_headers(
+    axum::extract::State(policy): axum::extract::State<HeaderValue>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 /// Sets the cache policy of the web app's files, and keeps the page from standing in for a

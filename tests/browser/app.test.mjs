@@ -19,6 +19,7 @@ const CANARY = 'CANARY-7f3a9c-never-in-plaintext';
 
 /** Errors a page may log that are not the app's: the network cut on purpose. */
 const EXPECTED_ERRORS = /Failed to load resource|ERR_|Failed to fetch|NetworkError/;
+// Content-Security-Policy violations are errors too (Phone.reportPolicyViolations): none may appear.
 
 describe('Doorstep on a phone', () => {
   let web, server, browser, amara, ben, grace, appUrl, recordUrl;
@@ -39,6 +40,35 @@ describe('Doorstep on a phone', () => {
     await browser?.close();
     await server?.stop();
     web?.remove();
+  });
+
+  test('the app is served under its Content-Security-Policy, which blocks what the build does not bring', async () => {
+    const page = await browser.newPage();
+    const violations = [];
+    await page.exposeFunction('reportViolation', (directive) => violations.push(directive));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (event) => window.reportViolation(event.violatedDirective));
+    });
+    const response = await page.goto(appUrl);
+    const headers = response.headers();
+    assert.match(headers['content-security-policy'], /script-src 'self' 'wasm-unsafe-eval'/);
+    assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+    assert.equal(headers['x-content-type-options'], 'nosniff');
+    assert.equal(headers['referrer-policy'], 'no-referrer');
+    const api = await page.request.get(`${server.url}/healthz`);
+    assert.equal(api.headers()['cache-control'], 'no-store');
+    // An injected inline script does not run, and the browser reports it: the policy is
+    // enforced, so the app's own pages (checked in every test below) would report theirs.
+    const ran = await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.injected = true';
+      document.head.append(script);
+      return window.injected === true;
+    });
+    assert.equal(ran, false);
+    for (let i = 0; i < 50 && violations.length === 0; i += 1) await page.waitForTimeout(20);
+    assert.ok(violations.some((directive) => directive.startsWith('script-src')), `${violations}`);
+    await page.close();
   });
 
   test('a link cannot choose where the password goes: the sign-in is for the app\'s own server', async () => {
@@ -496,6 +526,32 @@ describe('Doorstep on a phone', () => {
     await grace.back();
     await grace.page.locator('.status', { hasText: 'Finalised' }).waitFor();
     assert.equal(await grace.page.locator('.not-accepted').count(), 0);
+  });
+
+  test('signing out revokes the phone\'s token on the server and removes the notes from it', async () => {
+    // Ben's second phone, which he hands back.
+    const spare = await Phone.signedIn(browser, appUrl, 'ben');
+    await spare.openCase(CLIENT);
+    await spare.home();
+    const before = server.admin(['device', 'list', '--user', 'ben']);
+    assert.equal((before.match(/\tactive$/gm) ?? []).length, 2, before);
+    await spare.openSync();
+    await spare.button('Sign out of this device').click();
+    await spare.page.getByText('Signing out removes this device\'s notes from it').waitFor();
+    await shot(spare.page, 'sign-out');
+    await spare.button('Sign out and remove notes').click();
+    await spare.page.getByText('Signed out: this device\'s notes were removed from it').waitFor();
+    const after = server.admin(['device', 'list', '--user', 'ben']);
+    assert.equal((after.match(/\tactive$/gm) ?? []).length, 1, after);
+    assert.match(server.admin(['audit']), /ben.*sign_out/);
+    // Nothing of the case is left on the phone.
+    await spare.button('Work offline').click();
+    await spare.page.locator('h1', { hasText: 'Caseload' }).waitFor();
+    assert.equal(await spare.page.locator('.card', { hasText: CLIENT }).count(), 0);
+    // His other phone still syncs.
+    await ben.syncNow();
+    assert.deepEqual(spare.errors.filter((e) => !EXPECTED_ERRORS.test(e)), [], 'the page logged errors');
+    await spare.context.close();
   });
 
   test('a second tab of the app waits until the first is closed', async () => {

@@ -235,6 +235,7 @@ export async function shot(page, name) {
 export class Phone {
   static async open(browser, appUrl, name) {
     const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    await Phone.reportPolicyViolations(context);
     const page = await context.newPage();
     const phone = new Phone(context, page, name);
     phone.watch();
@@ -259,10 +260,19 @@ export class Phone {
     await this.page.locator('.record-head h2', { hasText: kind }).waitFor();
   }
 
-  /** Collects what the phone's pages report as errors. */
+  /** Collects what the phone's pages report as errors, Content-Security-Policy violations among them. */
   watch() {
     this.context.on('page', (page) => this.watchPage(page));
     this.watchPage(this.page);
+  }
+
+  /** Reports every Content-Security-Policy violation in the phone's pages as an error. */
+  static async reportPolicyViolations(context) {
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (event) => {
+        console.error(`Content-Security-Policy violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+      });
+    });
   }
 
   watchPage(page) {

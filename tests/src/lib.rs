@@ -23,6 +23,7 @@ use tempfile::TempDir;
 pub mod bench;
 pub mod faults;
 pub mod forge;
+pub mod tls;
 
 /// The sync server's binary, built beside this test binary (`cargo build -p
 /// doorstep-sync-server` builds it; the test command does so first).

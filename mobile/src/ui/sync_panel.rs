@@ -36,6 +36,23 @@ pub fn SyncPanel() -> Element {
         || "none: working offline".to_owned(),
         |server| ServerAddress::parse(&server).map_or(server, |server| server.host()),
     );
+    let mut confirming_sign_out = use_signal(|| false);
+    let sign_out = move |_| {
+        confirming_sign_out.set(false);
+        spawn(async move {
+            let told = crate::sync_engine::sign_out(session).await;
+            session.notice.set(Some(match told {
+                Ok(()) => "Signed out: this device's notes were removed from it. What it had \
+                           synced is kept on the server."
+                    .to_owned(),
+                Err(reason) => format!(
+                    "Signed out and this device's notes removed, but the server could not be \
+                     told ({reason}): ask your administrator to revoke this device."
+                ),
+            }));
+            session.open(Route::SignIn {});
+        });
+    };
     let hidden_after = session.lock.read().hidden_after().num_seconds();
     let mut lock_when_hidden = move |secs: i64| {
         let kept = session
@@ -85,6 +102,26 @@ pub fn SyncPanel() -> Element {
                 }
             }
             button { class: "secondary", onclick: move |_| session.lock_now(), "Lock now" }
+            if status.signed_in && !confirming_sign_out() {
+                button {
+                    class: "secondary",
+                    onclick: move |_| confirming_sign_out.set(true),
+                    "Sign out of this device"
+                }
+            }
+            if confirming_sign_out() {
+                div { class: "confirm", role: "alertdialog", "aria-label": "Sign out of this device",
+                    if status.pending > 0 {
+                        p { class: "storage-warning",
+                            "{status.pending} changes have not reached the server. Signing out now removes them from this device for good: sync first if you can."
+                        }
+                    } else {
+                        p { "Signing out removes this device's notes from it. They are kept on the server, and come back when you sign in again." }
+                    }
+                    button { class: "danger", onclick: sign_out, "Sign out and remove notes" }
+                    button { class: "secondary", onclick: move |_| confirming_sign_out.set(false), "Cancel" }
+                }
+            }
         }
     }
 }

@@ -149,6 +149,25 @@ impl SyncClient {
         Ok(signed_in)
     }
 
+    /// Tells the server this device signs out: its token stops working at once. The caller
+    /// wipes the device after, whether or not the server could be told.
+    pub async fn sign_out(&self) -> Result<(), SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        let response = self
+            .http
+            .post(format!("{}/v1/sign-out", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(network)?;
+        match read_ok(response).await {
+            // Revoked already: signed out all the same.
+            Err(SyncError::Server { code, .. }) if code == DEVICE_REVOKED => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
     /// Syncs until nothing is left to push or pull. A revoked device wipes its store; after
     /// the server was restored from a backup, the device sends everything again.
     pub async fn sync(&self, store: &mut Store) -> Result<SyncReport, SyncError> {
