@@ -37,9 +37,6 @@ use record::RecordView;
 use sign_in::SignIn;
 use sync_panel::SyncPanel;
 
-/// Phone-first styles: one column, large targets, high contrast.
-const STYLE: &str = include_str!("style.css");
-
 /// How often the inactivity lock is checked.
 const LOCK_CHECK_EVERY: Duration = Duration::from_secs(10);
 
@@ -139,9 +136,23 @@ pub fn App() -> Element {
         }
     });
     rsx! {
-        style { {STYLE} }
+        {style_sheet()}
         Router::<Route> {}
     }
+}
+
+/// The style sheet: a `<style>` element in the page, off the web. The web build links it as a
+/// file from `index.html` instead: the page's Content-Security-Policy allows no inline style.
+#[cfg(not(feature = "web"))]
+fn style_sheet() -> Element {
+    rsx! {
+        style { {include_str!("../../public/style.css")} }
+    }
+}
+
+#[cfg(feature = "web")]
+fn style_sheet() -> Element {
+    rsx! {}
 }
 
 /// What every screen sits in: the unlock screen while locked, and the sign-in screen until

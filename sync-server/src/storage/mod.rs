@@ -7,6 +7,7 @@ pub mod documents;
 pub mod group;
 pub mod log;
 pub mod postgres;
+pub mod postgres_tls;
 pub mod sqlite;
 #[cfg(test)]
 mod story;

@@ -22,9 +22,12 @@ use doorstep_shared::sync::validate::PushLimits;
 use doorstep_shared::{CaseId, UserId};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use r2d2::{ManageConnection, Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::postgres_tls::DatabaseUrl;
 
 use super::documents::{self, DocumentCache};
 use super::group::{self, GroupCommit};
@@ -157,8 +160,14 @@ impl std::ops::DerefMut for PgConnection {
 }
 
 /// Opens pooled connections, each with its own prepared statements.
-#[derive(Debug)]
-pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+pub(crate) struct Manager(PostgresConnectionManager<MakeRustlsConnect>);
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configuration holds the password: never print it.
+        f.write_str("Manager(..)")
+    }
+}
 
 impl ManageConnection for Manager {
     type Connection = PgConnection;
@@ -222,13 +231,31 @@ fn is(error: &postgres::Error, state: &SqlState) -> bool {
 }
 
 impl PostgresStorage {
-    /// Connects to `url` (`postgres://user:password@host/database`) with a pool of `size`
-    /// connections and brings the schema up to date.
+    /// Connects to `url` (`postgres://user:password@host/database`, with libpq's `sslmode`
+    /// and `sslrootcert` if wanted: [`postgres_tls`](super::postgres_tls)) with a pool of
+    /// `size` connections and brings the schema up to date.
     pub fn connect(url: &str, size: u32) -> Result<PostgresStorage, StorageError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|_| StorageError::Database("the PostgreSQL URL does not parse".into()))?;
-        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
+        let url = DatabaseUrl::parse(url).map_err(StorageError::Database)?;
+        if let Some(hosts) = url.plain_to_another_machine() {
+            tracing::warn!(
+                hosts,
+                "the connection to PostgreSQL on another machine may be in the clear: add \
+                 sslmode=verify-full&sslrootcert=<the authority's certificate> to the URL"
+            );
+        }
+        let connector = url.connector().map_err(StorageError::Database)?;
+        let manager = Manager(PostgresConnectionManager::new(url.config, connector));
+        // One connection first, so that a refused certificate or password is told at once,
+        // with its cause, rather than as the pool's timeout.
+        manager.connect().map_err(|error| {
+            let mut message = format!("connecting to PostgreSQL: {error}");
+            let mut cause = std::error::Error::source(&error);
+            while let Some(error) = cause {
+                message.push_str(&format!(": {error}"));
+                cause = error.source();
+            }
+            StorageError::Database(message)
+        })?;
         let pool = Pool::builder()
             .max_size(size)
             .build(manager)
@@ -1124,14 +1151,19 @@ mod tests {
             return;
         };
         let name = format!("doorstep_story_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = postgres::Client::connect(&url, NoTls).expect("connecting to PostgreSQL");
+        let mut admin =
+            postgres::Client::connect(&url, postgres::NoTls).expect("connecting to PostgreSQL");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
         let mut config: postgres::Config = url.parse().unwrap();
         config.dbname(&name);
         run(&|| {
-            let manager = Manager(PostgresConnectionManager::new(config.clone(), NoTls));
+            let connector = DatabaseUrl::parse("postgres://localhost/x?sslmode=disable")
+                .unwrap()
+                .connector()
+                .unwrap();
+            let manager = Manager(PostgresConnectionManager::new(config.clone(), connector));
             let pool = Pool::builder().max_size(4).build(manager).unwrap();
             let storage = PostgresStorage::with_pool(pool);
             storage.migrate().unwrap();
