@@ -370,8 +370,7 @@ impl Database {
                 Ok(Arc::new(storage))
             }
             Database::Sqlite { data_dir } => {
-                std::fs::create_dir_all(data_dir)
-                    .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+                create_data_dir(data_dir)?;
                 let path = Database::sqlite_path(data_dir);
                 let storage = SqliteStorage::open(&path)
                     .with_context(|| format!("opening the database {}", path.display()))?
@@ -380,6 +379,53 @@ impl Database {
             }
         }
     }
+}
+
+/// The demo team `scripts/run` seeds, and their password, which the README publishes.
+const DEMO_USERS: [&str; 3] = ["amara", "ben", "grace"];
+const DEMO_PASSWORD: &str = "doorstep-demo";
+
+/// Says, loudly, if any demo account still signs in with the published password: such a
+/// server must not hold real notes.
+fn warn_of_demo_accounts(storage: &dyn Storage) {
+    let open: Vec<&str> = DEMO_USERS
+        .into_iter()
+        .filter(|name| {
+            let Ok(user) = name.parse::<UserId>() else {
+                return false;
+            };
+            storage
+                .credentials(&user)
+                .ok()
+                .flatten()
+                .is_some_and(|credentials| {
+                    auth::verify_password(Some(&credentials.password_hash), DEMO_PASSWORD)
+                })
+        })
+        .collect();
+    if !open.is_empty() {
+        tracing::warn!(
+            accounts = open.join(", "),
+            "DEMO ACCOUNTS: these sign in with the demo password published in the README. \
+             Serve no real notes from this server: reset their passwords or use another \
+             database"
+        );
+    }
+}
+
+/// Creates the data folder, if there is none, readable by the server's user alone: it holds
+/// every note.
+fn create_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    if data_dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(data_dir)
+        .with_context(|| format!("creating the data folder {}", data_dir.display()))
 }
 
 /// `admin restore`: the backup becomes the database of a data folder that has none, and is
@@ -399,9 +445,18 @@ fn restore(database: &Database, from: &Path) -> anyhow::Result<()> {
     }
     SqliteStorage::check_backup(from)
         .with_context(|| format!("{} is not a Doorstep backup", from.display()))?;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-    std::fs::copy(from, &path).with_context(|| format!("copying {}", from.display()))?;
+    create_data_dir(data_dir)?;
+    // Into an owner-only file: `copy` would give it the backup's permissions.
+    doorstep_sync_server::storage::sqlite::create_owner_only(&path)?;
+    std::io::copy(
+        &mut std::fs::File::open(from).with_context(|| format!("reading {}", from.display()))?,
+        &mut std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?,
+    )
+    .with_context(|| format!("copying {}", from.display()))?;
     let storage = SqliteStorage::open(&path)
         .with_context(|| format!("opening the restored database {}", path.display()))?;
     storage.mark_restored()?;
@@ -420,6 +475,7 @@ fn serve(
     site: Site,
     audit_retention_days: u64,
 ) -> anyhow::Result<()> {
+    warn_of_demo_accounts(storage.as_ref());
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)

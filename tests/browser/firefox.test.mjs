@@ -53,6 +53,12 @@ describe('Doorstep in Firefox', () => {
     page.on('console', (message) => {
       if (message.type() === 'error') errors.push(message.text());
     });
+    // The app runs under the server's Content-Security-Policy: any violation is an error.
+    await page.evaluateOnNewDocument(() => {
+      document.addEventListener('securitypolicyviolation', (event) => {
+        console.error(`Content-Security-Policy violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+      });
+    });
   });
 
   after(async () => {
@@ -63,8 +69,11 @@ describe('Doorstep in Firefox', () => {
   });
 
   test('set a passphrase and sign in', async () => {
-    await page.goto(`${server.url}/`);
+    const response = await page.goto(`${server.url}/`);
+    assert.match(response.headers()['content-security-policy'], /script-src 'self' 'wasm-unsafe-eval'/);
     await page.waitForSelector('input[name="passphrase"]');
+    // The style sheet, a file under the policy, is applied.
+    assert.equal(await page.$eval('button.primary', (b) => getComputedStyle(b).backgroundColor), 'rgb(20, 54, 93)');
     await page.type('input[name="passphrase"]', PASSPHRASE);
     await page.type('input[name="confirmation"]', PASSPHRASE);
     await button('Set passphrase').click();
@@ -113,6 +122,6 @@ describe('Doorstep in Firefox', () => {
       () => /^Everything is synced · last synced just now/.test(document.querySelector('.summary')?.innerText),
       { timeout: 60_000 },
     );
-    assert.match(server.admin(['audit']), /amara\t[^\t]+\t[0-9a-f-]{36}\twrite/);
+    assert.match(server.admin(['audit']), /amara\t[^\t]+\t127.0.0.1\t[0-9a-f-]{36}\twrite/);
   });
 });

@@ -27,6 +27,14 @@ describe('Doorstep on an iPhone (WebKit)', () => {
     30_000,
     words,
   );
+  // Content-Security-Policy violations, watched from each page load on (WebDriver cannot run
+  // a script before the page's own); the app's own load would fail outright if its script,
+  // WebAssembly or style sheet were blocked, which the steps below would see.
+  const watchPolicy = () => safari.run(`
+    window.policyViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.policyViolations.push(e.violatedDirective));
+  `);
+  const policyViolations = () => safari.run('return window.policyViolations ?? ["not watched"]');
   const unlock = async () => {
     await safari.type(await safari.find('input[name="passphrase"]'), PASSPHRASE);
     await safari.click(await safari.button('Unlock'));
@@ -49,6 +57,10 @@ describe('Doorstep on an iPhone (WebKit)', () => {
 
   test('set a passphrase and sign in', async () => {
     await safari.navigate(appUrl);
+    await watchPolicy();
+    await safari.find('input[name="passphrase"]');
+    // The style sheet, a file under the page's policy, is applied.
+    assert.equal(await safari.run('return getComputedStyle(document.querySelector("button.primary")).backgroundColor'), 'rgb(20, 54, 93)');
     await safari.type(await safari.find('input[name="passphrase"]'), PASSPHRASE);
     await safari.type(await safari.find('input[name="confirmation"]'), PASSPHRASE);
     await safari.click(await safari.button('Set passphrase'));
@@ -58,6 +70,7 @@ describe('Doorstep on an iPhone (WebKit)', () => {
     await safari.click(await safari.button('Sign in'));
     await heading('Caseload');
     await shot('caseload');
+    assert.deepEqual(await policyViolations(), []);
   });
 
   test('write a note, typed key by key', async () => {
@@ -88,6 +101,7 @@ describe('Doorstep on an iPhone (WebKit)', () => {
     const reachable = await safari.run('return fetch("/healthz").then(() => true, () => false)');
     assert.equal(reachable, false, 'the network is cut');
     await safari.refresh();
+    await watchPolicy();
     await unlock();
     await heading('Home visit');
     assert.equal(await safari.run('return document.querySelector(\'textarea[name="observed_client"]\').value'), SEEN);
@@ -104,6 +118,7 @@ describe('Doorstep on an iPhone (WebKit)', () => {
       60_000,
     );
     await shot('synced');
+    assert.deepEqual(await policyViolations(), [], 'no Content-Security-Policy violation');
     const chromium = await launchChromium();
     try {
       const ben = await Phone.signedIn(chromium, appUrl, 'ben');

@@ -151,6 +151,37 @@ fn now() -> String {
     db_time(Utc::now())
 }
 
+/// Creates `path` empty, readable and writable by its owner alone, unless it exists. SQLite
+/// gives a database's journal and WAL files the database file's permissions, so they follow.
+/// An existing file readable by others is left as it is, with a warning.
+pub fn create_owner_only(path: &Path) -> Result<(), StorageError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(metadata) = std::fs::metadata(path) {
+                use std::os::unix::fs::PermissionsExt;
+                if metadata.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "the database file may be read by users other than its owner: \
+                         chmod 600 it"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(error) => Err(StorageError::Database(format!(
+            "creating {}: {error}",
+            path.display()
+        ))),
+    }
+}
+
 impl SqliteStorage {
     /// Checks that `path` is a database this server wrote (such as a backup), without
     /// changing it.
@@ -173,6 +204,7 @@ impl SqliteStorage {
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStorage, StorageError> {
+        create_owner_only(path)?;
         let mut conn = Connection::open(path).map_err(db)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
@@ -1005,6 +1037,9 @@ impl Storage for SqliteStorage {
         if to.exists() {
             return Err(StorageError::Exists(to.display().to_string()));
         }
+        // Made empty and owner-only first: SQLite writes the copy into it, and a backup holds
+        // every note.
+        create_owner_only(to)?;
         // One read transaction: the copy is the database as of one commit, while devices
         // keep syncing.
         self.conn()
