@@ -69,18 +69,27 @@ pub(super) fn new_salt() -> Result<[u8; SALT_LEN], StoreError> {
     Ok(salt)
 }
 
-/// The `PRAGMA key` statement for SQLCipher: a raw key with an explicit salt, so SQLCipher
-/// skips its own key derivation and uses the salt we derived with.
-pub(super) fn key_pragma(
+/// The database's key, from the passphrase and the salt.
+pub(super) fn derive_key(
     passphrase: &Passphrase,
     salt: &[u8; SALT_LEN],
-) -> Result<Zeroizing<String>, StoreError> {
+) -> Result<Zeroizing<[u8; KEY_LEN]>, StoreError> {
     let params = Params::new(MEMORY_KIB, PASSES, LANES, Some(KEY_LEN))
         .map_err(|error| StoreError::KeyDerivation(error.to_string()))?;
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(passphrase.as_bytes(), salt, key.as_mut())
         .map_err(|error| StoreError::KeyDerivation(error.to_string()))?;
+    Ok(key)
+}
+
+/// The `PRAGMA key` statement for SQLCipher: a raw key with an explicit salt, so SQLCipher
+/// skips its own key derivation and uses the salt we derived with.
+pub(super) fn key_pragma(
+    passphrase: &Passphrase,
+    salt: &[u8; SALT_LEN],
+) -> Result<Zeroizing<String>, StoreError> {
+    let key = derive_key(passphrase, salt)?;
     let key_hex = Zeroizing::new(hex::encode(key.as_ref()));
     Ok(Zeroizing::new(format!(
         "PRAGMA key = \"x'{}{}'\";",

@@ -182,7 +182,8 @@ impl Store {
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY;
+             PRAGMA secure_delete = ON;",
         )?;
         schema::migrate(&mut conn)?;
         Ok(Store {
@@ -191,6 +192,15 @@ impl Store {
             writer: None,
             open_docs: HashMap::new(),
         })
+    }
+
+    /// Makes what was deleted gone from the disk too: `secure_delete` (set at open) has
+    /// overwritten it in the pages, and a checkpoint that truncates the WAL copies those
+    /// pages over the database file and drops the older frames that still held it.
+    fn clear_deleted(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The database file's path.

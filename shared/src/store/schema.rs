@@ -98,6 +98,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX refusals_by_doc ON refusals (doc_key);
     "#,
+    // 5: the search index removes a deleted document's words from its own pages, rather than
+    // marking them deleted and keeping them until a merge: a purged case leaves no word. The
+    // index is rebuilt once, so that words deleted before this are gone too.
+    r#"
+    INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+    INSERT INTO search (search) VALUES ('rebuild');
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -200,15 +200,20 @@ impl Store {
             Err(_) => touched.iter().for_each(|doc| {
                 self.open_docs.remove(doc);
             }),
-            Ok(()) if !response.purge.is_empty() => self.open_docs.retain(|_, document| {
-                !case_of(document).is_ok_and(|case| response.purge.contains(&case))
-            }),
+            Ok(()) if !response.purge.is_empty() => {
+                self.open_docs.retain(|_, document| {
+                    !case_of(document).is_ok_and(|case| response.purge.contains(&case))
+                });
+                // A case the worker may no longer read leaves nothing on the disk.
+                self.clear_deleted()?;
+            }
             Ok(()) => {}
         }
         result
     }
 
-    /// Deletes everything of every case on this device: what a revoked device does.
+    /// Deletes everything of every case on this device, from the disk too: what a revoked
+    /// device, and one signing out, does.
     pub fn wipe(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
@@ -218,7 +223,7 @@ impl Store {
         )?;
         tx.commit()?;
         self.open_docs.clear();
-        Ok(())
+        self.clear_deleted()
     }
 }
 

@@ -648,3 +648,116 @@ fn documents_waiting_to_be_pushed_are_found_without_reading_the_others() {
         assert!(plan.contains("documents_unacknowledged"), "{query}: {plan}");
     }
 }
+
+/// Reading a store's files back with its passphrase, page by page, free pages and WAL frames
+/// included, as SQLCipher lays them out: to show that what was deleted is gone from the disk,
+/// not merely from the tables.
+mod on_disk {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+
+    use crate::sync::protocol::SyncResponse;
+
+    use super::*;
+
+    const PAGE: usize = 4096;
+    /// Each page ends with its IV (16 bytes) and HMAC (64 bytes).
+    const RESERVED: usize = 80;
+    const CANARY: &str = "heronsgate marmalade quay";
+    /// A word of the canary as the search index keeps it: a term of its own.
+    const RARE_WORD: &str = "heronsgate";
+
+    /// The decrypted content of one SQLCipher page (page 1's salt left out).
+    fn decrypt(page: &[u8], first: bool, key: &[u8; 32]) -> Vec<u8> {
+        let start = if first { key::SALT_LEN } else { 0 };
+        let iv = &page[PAGE - RESERVED..PAGE - RESERVED + 16];
+        let mut text = page[start..PAGE - RESERVED].to_vec();
+        cbc::Decryptor::<aes::Aes256>::new(key.into(), iv.into())
+            .decrypt_padded_mut::<NoPadding>(&mut text)
+            .unwrap();
+        text
+    }
+
+    /// Every page of the database file and every frame of its WAL, decrypted.
+    fn every_page(path: &Path, key: &[u8; 32]) -> Vec<u8> {
+        let mut plain = Vec::new();
+        let file = std::fs::read(path).unwrap();
+        for (index, page) in file.chunks(PAGE).enumerate() {
+            plain.extend(decrypt(page, index == 0, key));
+        }
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        if let Ok(wal) = std::fs::read(&wal_path) {
+            // A 32-byte header, then frames: a 24-byte header naming the page, then the page.
+            for frame in wal.get(32..).unwrap_or_default().chunks(24 + PAGE) {
+                if frame.len() < 24 + PAGE {
+                    break;
+                }
+                let number = u32::from_be_bytes(frame[..4].try_into().unwrap());
+                plain.extend(decrypt(&frame[24..], number == 1, key));
+            }
+        }
+        plain
+    }
+
+    fn holds(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    }
+
+    /// A store with the canary in a client's name and a note, and the key to read its files.
+    fn store_with_canary(dir: &TempDir) -> (Store, CaseId, [u8; 32]) {
+        let mut store = open_signed_in(dir, "amara");
+        let case = store
+            .create_case(&format!("Client {CANARY}"), at(0))
+            .unwrap();
+        let record = visit(&mut store, case, 1);
+        store
+            .edit(record, &Edit::text("plan", CANARY), at(2))
+            .unwrap();
+        store.create_case("Another client", at(3)).unwrap();
+        let path = store.path().to_owned();
+        let salt = key::existing_salt(&path).unwrap().unwrap();
+        let key = key::derive_key(&passphrase(), &salt).unwrap();
+        assert!(
+            holds(&every_page(&path, &key), CANARY),
+            "the canary is found in the decrypted files before they are wiped"
+        );
+        (store, case, *key)
+    }
+
+    #[test]
+    fn a_wipe_leaves_nothing_of_the_notes_in_free_pages_or_the_wal() {
+        let dir = TempDir::new().unwrap();
+        let (mut store, _, key) = store_with_canary(&dir);
+        store.wipe().unwrap();
+        let left = every_page(store.path(), &key);
+        assert!(!holds(&left, CANARY));
+        assert!(
+            !holds(&left, RARE_WORD),
+            "the search index keeps no word of it"
+        );
+    }
+
+    #[test]
+    fn a_purge_leaves_nothing_of_the_case_in_free_pages_or_the_wal() {
+        let dir = TempDir::new().unwrap();
+        let (mut store, case, key) = store_with_canary(&dir);
+        let response = SyncResponse {
+            purge: vec![case],
+            ..Default::default()
+        };
+        store.apply_sync_response(&response, at(4)).unwrap();
+        let left = every_page(store.path(), &key);
+        assert!(!holds(&left, CANARY));
+        assert!(
+            !holds(&left, RARE_WORD),
+            "the search index keeps no word of it"
+        );
+        assert_eq!(
+            store.caseload(at(4)).unwrap().len(),
+            1,
+            "the other case stays"
+        );
+    }
+}
