@@ -4,7 +4,9 @@
 //! - opening a caseload of 500 cases and 5,000 records;
 //! - searching 5,000 records;
 //! - loading one record with 2,000 edits of history, uncompacted and compacted;
-//! - compacting a document's change log.
+//! - compacting a document's change log;
+//! - unlocking: deriving the key from the passphrase at the store's Argon2id cost and opening
+//!   it, at today's cost and at the cost stores had before it was raised.
 //!
 //! `cargo bench -p doorstep-shared --bench store` measures; `cargo test --benches` runs each
 //! once at small sizes, so the benchmarks cannot rot.
@@ -15,7 +17,7 @@ use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion};
 use doorstep_shared::document::{Edit, FieldValue, Occurrence};
 use doorstep_shared::model::RecordKind;
-use doorstep_shared::store::{COMPACT_AFTER_CHANGES, Passphrase, Store};
+use doorstep_shared::store::{COMPACT_AFTER_CHANGES, KeyCost, Passphrase, Store};
 use doorstep_shared::{DocId, RecordId};
 use tempfile::TempDir;
 
@@ -192,6 +194,21 @@ fn benches(c: &mut Criterion, sizes: &Sizes) {
             })
         },
     );
+
+    let mut group = c.benchmark_group("unlock");
+    group.sample_size(10);
+    for (name, cost) in [
+        ("64 MiB, 3 passes (today's)", KeyCost::CURRENT),
+        ("anchor: 19 MiB, 2 passes (before)", KeyCost::LEGACY),
+    ] {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("unlock.db");
+        drop(Store::open_with_key_cost(&path, &Passphrase::new("bench"), cost).unwrap());
+        group.bench_function(name, |b| {
+            b.iter(|| Store::open_with_key_cost(&path, &Passphrase::new("bench"), cost).unwrap())
+        });
+    }
+    group.finish();
 
     let mut group = c.benchmark_group("compaction");
     group.sample_size(10);

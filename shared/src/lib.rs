@@ -39,6 +39,7 @@
 pub mod document;
 pub mod ids;
 pub mod model;
+pub mod password_rules;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod sync;

@@ -20,7 +20,7 @@ use doorstep_shared::UserId;
 use sha2::{Digest, Sha256};
 
 /// The fewest characters a password may have.
-pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MIN_CHARS: usize = doorstep_shared::password_rules::MIN_CHARS;
 /// The most characters a password may have: well past the 64 NIST asks to accept, and
 /// bounded so that hashing one stays cheap.
 pub const PASSWORD_MAX_CHARS: usize = 256;
@@ -59,9 +59,7 @@ pub fn check_new_password(user: &UserId, password: &str) -> Result<(), PasswordR
     if folded == user.as_str().to_lowercase() || folded == "doorstep" {
         return Err(PasswordRefused::ContextSpecific);
     }
-    if passwords::analyzer::is_common_password(password)
-        || passwords::analyzer::is_common_password(&folded)
-    {
+    if doorstep_shared::password_rules::is_common(password) {
         return Err(PasswordRefused::Common);
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! lock when the phone is put down.
 
 use chrono::{DateTime, Duration, Utc};
+use doorstep_shared::password_rules;
 
 /// How long the app stays unlocked without a touch or a keystroke.
 pub const LOCK_AFTER: Duration = Duration::minutes(5);
@@ -20,12 +21,19 @@ pub const LOCK_WHEN_HIDDEN_CHOICES: [(i64, &str); 5] = [
 ];
 
 /// Shortest passphrase accepted: it is all that stands between a lost phone and the notes.
-pub const MIN_PASSPHRASE_CHARS: usize = 8;
+pub const MIN_PASSPHRASE_CHARS: usize = password_rules::MIN_CHARS;
 
-/// Checks a new passphrase and its confirmation.
+/// Checks a new passphrase and its confirmation, by the rules the server keeps for passwords:
+/// long enough, and not one of the most common (which guessing tries first).
 pub fn check_new_passphrase(passphrase: &str, confirmation: &str) -> Result<(), &'static str> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err("Use at least 8 characters. A few unrelated words are easy to remember.");
+    }
+    if password_rules::is_common(passphrase) {
+        return Err(
+            "That is one of the most common passwords, which are guessed first: \
+                    choose another. A few unrelated words are easy to remember.",
+        );
     }
     if passphrase != confirmation {
         return Err("The two passphrases differ.");
@@ -106,6 +114,14 @@ mod tests {
         );
         // Characters, not bytes: eight accented letters are eight.
         assert_eq!(check_new_passphrase("éééééééé", "éééééééé"), Ok(()));
+    }
+
+    #[test]
+    fn the_most_common_passwords_are_refused_as_on_the_server() {
+        for common in ["password1", "Iloveyou", "qwertyuiop", "12345678"] {
+            let refused = check_new_passphrase(common, common).unwrap_err();
+            assert!(refused.contains("most common"), "{common}: {refused}");
+        }
     }
 
     #[test]

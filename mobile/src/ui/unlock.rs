@@ -1,6 +1,7 @@
 //! Unlock the store with the passphrase, or choose one on first use.
 
 use dioxus::prelude::*;
+use doorstep_shared::password_rules::Strength;
 use doorstep_shared::store::{Passphrase, StoreError};
 
 use crate::platform;
@@ -92,6 +93,9 @@ pub fn Unlock() -> Element {
                         oninput: move |event| passphrase.set(event.value()),
                     }
                 }
+                if !exists && !passphrase().is_empty() {
+                    PassphraseStrength { passphrase: passphrase() }
+                }
                 if !exists {
                     label {
                         "Passphrase again"
@@ -111,5 +115,20 @@ pub fn Unlock() -> Element {
                 }
             }
         }
+    }
+}
+
+/// How hard the passphrase being chosen looks to guess, as it is typed.
+#[component]
+fn PassphraseStrength(passphrase: String) -> Element {
+    let strength = Strength::of(&passphrase);
+    let class = match strength {
+        Strength::Refused => "strength refused",
+        Strength::Weak => "strength weak",
+        Strength::Fair => "strength fair",
+        Strength::Strong => "strength strong",
+    };
+    rsx! {
+        p { class, "aria-live": "polite", "Strength: {strength.words()}" }
     }
 }

@@ -26,7 +26,7 @@ use automerge::{ActorId, ChangeHash};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
-pub use key::Passphrase;
+pub use key::{KeyCost, Passphrase};
 pub use queries::{CaseSummary, RecordSummary, SearchHit};
 pub use refusals::{Refused, RefusedText};
 
@@ -108,6 +108,39 @@ enum Journal {
     Memory,
 }
 
+/// Opens the file `location` describes with a `PRAGMA key` statement, and reads its first
+/// page: a wrong passphrase fails here, before anything is written.
+fn unlock(
+    location: &Location,
+    flags: OpenFlags,
+    key_pragma: &str,
+) -> Result<Connection, StoreError> {
+    let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match location.vfs {
+        Some(vfs) => Connection::open_with_flags_and_vfs(&location.path, flags, vfs)?,
+        None => Connection::open_with_flags(&location.path, flags)?,
+    };
+    let cipher: Option<String> = conn
+        .query_row("PRAGMA cipher_version", [], |row| row.get(0))
+        .optional()?;
+    if cipher.is_none_or(|version| version.is_empty()) {
+        return Err(StoreError::NotEncrypted);
+    }
+    // SQLCipher would print its own line to stderr for a wrong key; the error returned
+    // below says it in the app's words.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.execute_batch(key_pragma)?;
+    if let Err(error) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    }) {
+        return Err(match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::WrongPassphrase,
+            _ => error.into(),
+        });
+    }
+    Ok(conn)
+}
+
 /// The encrypted store of one device.
 #[derive(Debug)]
 pub struct Store {
@@ -135,6 +168,29 @@ impl Store {
         )
     }
 
+    /// [`Store::open`], making a new store with its key derived at `cost`, and rekeying an
+    /// existing one of another cost to it. For measuring what a cost costs (the store's
+    /// benchmark) and for tests; the app opens with [`Store::open`], at
+    /// [`KeyCost::CURRENT`].
+    pub fn open_with_key_cost(
+        path: impl AsRef<Path>,
+        passphrase: &Passphrase,
+        cost: KeyCost,
+    ) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let salt = key::existing_salt(&path)?;
+        Store::open_at_cost(
+            Location {
+                path,
+                vfs: None,
+                journal: Journal::Wal,
+            },
+            salt,
+            passphrase,
+            cost,
+        )
+    }
+
     /// Opens the store in the file `location` describes, whose first bytes (the salt) the
     /// caller has read: `None` for a file that does not exist yet or is empty.
     fn open_at(
@@ -142,39 +198,46 @@ impl Store {
         existing_salt: Option<[u8; key::SALT_LEN]>,
         passphrase: &Passphrase,
     ) -> Result<Store, StoreError> {
-        let (salt, flags) = match existing_salt {
-            Some(salt) => (salt, OpenFlags::SQLITE_OPEN_READ_WRITE),
-            None => (
-                key::new_salt()?,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-            ),
+        Store::open_at_cost(location, existing_salt, passphrase, KeyCost::CURRENT)
+    }
+
+    /// [`Store::open_at`], making a new store at `cost`, and rekeying one of another cost to
+    /// it.
+    fn open_at_cost(
+        location: Location,
+        existing_salt: Option<[u8; key::SALT_LEN]>,
+        passphrase: &Passphrase,
+        cost: KeyCost,
+    ) -> Result<Store, StoreError> {
+        let mut conn = match existing_salt {
+            None => {
+                let salt = cost.new_salt()?;
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+                unlock(&location, flags, &key::key_pragma(passphrase, &salt, cost)?)?
+            }
+            Some(salt) => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
+                let recorded = KeyCost::of_salt(&salt);
+                let mut used = recorded.unwrap_or(KeyCost::LEGACY);
+                let pragma = key::key_pragma(passphrase, &salt, used)?;
+                let conn = match unlock(&location, flags, &pragma) {
+                    // Sixteen random bytes of an old store that happen to read as a cost.
+                    Err(StoreError::WrongPassphrase) if recorded.is_some() => {
+                        used = KeyCost::LEGACY;
+                        let pragma = key::key_pragma(passphrase, &salt, used)?;
+                        unlock(&location, flags, &pragma)?
+                    }
+                    other => other?,
+                };
+                if used != cost {
+                    // Every page again, under a key of the cost wanted now (SQLCipher writes
+                    // them in one transaction, the new salt heading the first).
+                    let salt = cost.new_salt()?;
+                    conn.execute_batch(&key::rekey_pragma(passphrase, &salt, cost)?)?;
+                }
+                conn
+            }
         };
-        let key_pragma = key::key_pragma(passphrase, &salt)?;
-        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = match location.vfs {
-            Some(vfs) => Connection::open_with_flags_and_vfs(&location.path, flags, vfs)?,
-            None => Connection::open_with_flags(&location.path, flags)?,
-        };
-        let cipher: Option<String> = conn
-            .query_row("PRAGMA cipher_version", [], |row| row.get(0))
-            .optional()?;
-        if cipher.is_none_or(|version| version.is_empty()) {
-            return Err(StoreError::NotEncrypted);
-        }
-        // SQLCipher would print its own line to stderr for a wrong key; the error returned
-        // below says it in the app's words.
-        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-        conn.execute_batch(&key_pragma)?;
-        drop(key_pragma);
-        // The first read decrypts page 1; a wrong key fails here, before anything is written.
-        if let Err(error) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
-            row.get::<_, i64>(0)
-        }) {
-            return Err(match error.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::NotADatabase) => StoreError::WrongPassphrase,
-                _ => error.into(),
-            });
-        }
         conn.execute_batch(match location.journal {
             Journal::Wal => "PRAGMA journal_mode = WAL;",
             Journal::Memory => "PRAGMA journal_mode = MEMORY;",

@@ -82,6 +82,74 @@ fn a_wrong_passphrase_is_a_clear_error_and_touches_nothing() {
     assert_eq!(store.caseload(at(0)).unwrap().len(), 1);
 }
 
+#[test]
+fn a_store_of_an_older_key_cost_opens_and_is_rekeyed_to_the_current_one() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("doorstep.db");
+    let location = || Location {
+        path: path.clone(),
+        vfs: None,
+        journal: Journal::Wal,
+    };
+    // A store as the app made it before the cost was raised and recorded.
+    let mut old = Store::open_at_cost(location(), None, &passphrase(), KeyCost::LEGACY).unwrap();
+    old.sign_in("amara".parse().unwrap()).unwrap();
+    let case = old.create_case("Older Client", at(0)).unwrap();
+    let record = visit(&mut old, case, 1);
+    old.edit(record, &Edit::text("plan", "kept across the rekey"), at(2))
+        .unwrap();
+    drop(old);
+    let salt = || key::existing_salt(&path).unwrap().unwrap();
+    assert_eq!(KeyCost::of_salt(&salt()), None);
+
+    // A wrong passphrase changes nothing, whatever the cost it tries.
+    let before = snapshot_files(&dir);
+    assert!(matches!(
+        Store::open(&path, &Passphrase::new("not the passphrase")),
+        Err(StoreError::WrongPassphrase)
+    ));
+    assert_eq!(snapshot_files(&dir), before);
+
+    // The app of today opens it, and re-encrypts it at today's cost.
+    let store = Store::open(&path, &passphrase()).unwrap();
+    drop(store);
+    assert_eq!(KeyCost::of_salt(&salt()), Some(KeyCost::CURRENT));
+    let mut store = open_signed_in(&dir, "amara");
+    match store.record(record).unwrap().body {
+        RecordBody::HomeVisit(note) => assert_eq!(note.plan, "kept across the rekey"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_old_salt_that_happens_to_read_as_a_cost_still_opens() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("doorstep.db");
+    let location = Location {
+        path: path.clone(),
+        vfs: None,
+        journal: Journal::Wal,
+    };
+    // Sixteen bytes that read as today's cost, under a key of the old cost.
+    let salt = KeyCost::CURRENT.new_salt().unwrap();
+    let pragma = key::key_pragma(&passphrase(), &salt, KeyCost::LEGACY).unwrap();
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    let conn = unlock(&location, flags, &pragma).unwrap();
+    conn.execute_batch("CREATE TABLE kept (words TEXT); INSERT INTO kept VALUES ('still here');")
+        .unwrap();
+    drop(conn);
+    let store = Store::open(&path, &passphrase()).unwrap();
+    let words: String = store
+        .conn
+        .query_row("SELECT words FROM kept", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(words, "still here");
+    drop(store);
+    let rekeyed = key::existing_salt(&path).unwrap().unwrap();
+    assert_ne!(rekeyed, salt, "rekeyed under a salt of its own");
+    assert_eq!(KeyCost::of_salt(&rekeyed), Some(KeyCost::CURRENT));
+}
+
 fn snapshot_files(dir: &TempDir) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -718,7 +786,8 @@ mod on_disk {
         store.create_case("Another client", at(3)).unwrap();
         let path = store.path().to_owned();
         let salt = key::existing_salt(&path).unwrap().unwrap();
-        let key = key::derive_key(&passphrase(), &salt).unwrap();
+        let cost = key::KeyCost::of_salt(&salt).expect("a new store records its cost");
+        let key = key::derive_key(&passphrase(), &salt, cost).unwrap();
         assert!(
             holds(&every_page(&path, &key), CANARY),
             "the canary is found in the decrypted files before they are wiped"
