@@ -47,9 +47,9 @@ impl KeyCost {
 
     /// The cost of new stores, and of older ones once unlocked: 64 MiB and three passes,
     /// about half a second on a mid-range phone in the browser (BENCHMARKS.md, "Unlocking":
-    /// 0.19 s in V8 and 0.14 s natively on the benchmark machine, whose core is two to three
-    /// times a mid-range phone's), and a 64 MiB, three-pass sum for every guess at a copied
-    /// file.
+    /// 0.21 s in Chromium, 0.29 s in WebKit and 0.13 s natively on the benchmark machine,
+    /// whose core is two to three times a mid-range phone's), and as much for every guess at
+    /// a copied file.
     pub const CURRENT: KeyCost = KeyCost {
         memory_kib: 64 * 1024,
         passes: 3,
