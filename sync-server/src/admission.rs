@@ -196,6 +196,7 @@ pub async fn read_body(body: Body, limit: usize, idle: Duration) -> Result<Bytes
             Ok(None) => return Ok(Bytes::from(gathered)),
             Ok(Some(Ok(piece))) => {
                 if gathered.len() + piece.len() > limit {
+                    linger(stream, idle);
                     return Err(ApiError::TooLarge);
                 }
                 gathered.extend_from_slice(&piece);
@@ -208,6 +209,31 @@ pub async fn read_body(body: Body, limit: usize, idle: Duration) -> Result<Bytes
             }
         }
     }
+}
+
+/// The most of a refused body the server reads and throws away so that its client, still
+/// sending, receives the answer (see [`refuse_unread`]).
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
+
+/// `error`, for a request refused before its body was read. The body is read on and thrown
+/// away, without being kept, up to [`LINGER_BYTES`] and while it keeps arriving: a client
+/// still sending would otherwise have its connection closed under it and see a broken pipe
+/// rather than the answer (what nginx calls a lingering close).
+pub fn refuse_unread(body: Body, error: ApiError, idle: Duration) -> ApiError {
+    linger(body.into_data_stream(), idle);
+    error
+}
+
+fn linger(mut stream: axum::body::BodyDataStream, idle: Duration) {
+    tokio::spawn(async move {
+        let mut thrown = 0;
+        while thrown < LINGER_BYTES {
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(Ok(piece))) => thrown += piece.len(),
+                _ => break,
+            }
+        }
+    });
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

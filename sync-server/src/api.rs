@@ -23,7 +23,9 @@ use doorstep_shared::{CaseId, UserId};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::admission::{AddressKey, BodyBudget, SIGN_IN_MAX_BYTES, declared_length, read_body};
+use crate::admission::{
+    AddressKey, BodyBudget, SIGN_IN_MAX_BYTES, Share, declared_length, read_body, refuse_unread,
+};
 use crate::auth::{self, RateLimiter};
 use crate::proxies::TrustedProxies;
 use crate::storage::{AuditEntry, Device, Storage, StorageError};
@@ -346,11 +348,15 @@ async fn sign_in(
     // Only JSON: a web page elsewhere may send a form or text/plain across origins without
     // asking first, but not JSON, so no page can try passwords (and lock accounts) from its
     // visitors' browsers.
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType("application/json"));
-    }
-    if declared_length(&headers).is_some_and(|length| length > SIGN_IN_MAX_BYTES) {
-        return Err(ApiError::TooLarge);
+    let refused = if !is_json(&headers) {
+        Some(ApiError::UnsupportedMediaType("application/json"))
+    } else if declared_length(&headers).is_some_and(|length| length > SIGN_IN_MAX_BYTES) {
+        Some(ApiError::TooLarge)
+    } else {
+        None
+    };
+    if let Some(error) = refused {
+        return Err(refuse_unread(body, error, state.body_idle_timeout));
     }
     let payload = read_body(body, SIGN_IN_MAX_BYTES, state.body_idle_timeout).await?;
     let request: SignIn = serde_json::from_slice(&payload).map_err(|_| ApiError::Invalid {
@@ -605,19 +611,10 @@ async fn sync(
     body: Body,
 ) -> Result<Response, ApiError> {
     let deadline = std::time::Instant::now() + state.request_timeout;
-    // Nothing of the body is read before the token is known (see `admission`).
-    let device = authenticate(&state, &headers, client).await?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok());
-    if content_type != Some(CONTENT_TYPE) {
-        return Err(ApiError::UnsupportedMediaType(CONTENT_TYPE));
-    }
-    let declared = declared_length(&headers);
-    if declared.is_some_and(|length| length > state.max_body_bytes) {
-        return Err(ApiError::TooLarge);
-    }
-    let _share = state.budget.admit(&device.id, client, declared).await?;
+    let (device, _share) = match admit_sync(&state, client, &headers).await {
+        Ok(admitted) => admitted,
+        Err(error) => return Err(refuse_unread(body, error, state.body_idle_timeout)),
+    };
     let payload = read_body(body, state.max_body_bytes, state.body_idle_timeout).await?;
     let request: SyncRequest = protocol::decode(&payload).map_err(|error| match error {
         ProtocolError::Version(version) => ApiError::Invalid {
@@ -664,6 +661,28 @@ async fn sync(
         protocol::encode(&response),
     )
         .into_response())
+}
+
+/// What a sync must be granted before its body is read (see `admission`): a token that
+/// works, the right content type, a length within the limit, and its share of the budget.
+async fn admit_sync(
+    state: &AppState,
+    client: IpAddr,
+    headers: &HeaderMap,
+) -> Result<(Device, Share), ApiError> {
+    let device = authenticate(state, headers, client).await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    if content_type != Some(CONTENT_TYPE) {
+        return Err(ApiError::UnsupportedMediaType(CONTENT_TYPE));
+    }
+    let declared = declared_length(headers);
+    if declared.is_some_and(|length| length > state.max_body_bytes) {
+        return Err(ApiError::TooLarge);
+    }
+    let share = state.budget.admit(&device.id, client, declared).await?;
+    Ok((device, share))
 }
 
 fn entry(device: &Device, case: Option<CaseId>, action: &str, detail: &str) -> AuditEntry {

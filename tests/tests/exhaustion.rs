@@ -241,3 +241,25 @@ async fn a_body_that_stops_arriving_is_answered_408_before_the_request_timeout()
     let answer = status_within(&mut stream, GUARD).await;
     assert_eq!(answer.as_deref(), Some("HTTP/1.1 408 Request Timeout"));
 }
+
+#[tokio::test]
+async fn a_client_refused_while_still_sending_its_body_receives_the_answer() {
+    let server = ServerProcess::start().unwrap();
+    // Refused from their headers (no token; not JSON) while reqwest, the devices' own HTTP
+    // client, is still sending 40 MiB: it must get the answer, not a broken pipe.
+    for (path, content_type, status) in [
+        ("/v1/sync", CONTENT_TYPE, 401),
+        ("/v1/sign-in", "text/plain", 415),
+    ] {
+        let answer = reqwest::Client::new()
+            .post(format!("{}{path}", server.url()))
+            .header("content-type", content_type)
+            .body(vec![0u8; 40 * 1024 * 1024])
+            .send()
+            .await;
+        match answer {
+            Ok(answer) => assert_eq!(answer.status().as_u16(), status, "{path}"),
+            Err(error) => panic!("{path}: no answer: {error:?}"),
+        }
+    }
+}
