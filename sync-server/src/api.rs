@@ -45,9 +45,12 @@ pub struct Limits {
     /// body is read, so however many clients send at once, bodies never take more than this;
     /// one client address takes at most a quarter of it ([`crate::admission`]).
     pub bodies_in_memory_bytes: usize,
-    /// How long a client may take to send a request's headers before the connection is
+    /// How long a new connection may take to send its first request's headers before it is
     /// closed.
     pub header_timeout: Duration,
+    /// How long a connection kept open waits for, and reads the headers of, its next
+    /// request: longer than devices keep an idle connection (a minute).
+    pub keep_alive: Duration,
     /// How long a body may stop arriving before the request is answered 408.
     pub body_idle_timeout: Duration,
     /// How long a device's token may go unused before it stops working: the worker signs in
@@ -66,6 +69,7 @@ impl Default for Limits {
             sign_ins_per_minute: 10,
             bodies_in_memory_bytes: 256 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(75),
             body_idle_timeout: Duration::from_secs(10),
             token_idle: Duration::from_secs(90 * 24 * 60 * 60),
             trusted_proxies: TrustedProxies::default(),

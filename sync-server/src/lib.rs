@@ -57,9 +57,11 @@ impl Health {
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
 ///
-/// Each connection is served by hyper with a timeout for its headers
-/// ([`Limits::header_timeout`]), so a client that opens connections and sends a request
-/// slowly, or never, gets them closed rather than held.
+/// Each connection is served by hyper. A new connection must bring its first request's
+/// headers within [`Limits::header_timeout`], or it is closed: a client that opens
+/// connections and sends slowly, or nothing, holds none for long. A connection kept open
+/// between requests waits [`Limits::keep_alive`] for the next one, as long as devices' HTTP
+/// clients keep an idle connection, so that they never send on one the server has closed.
 pub async fn launch(
     listener: TcpListener,
     storage: Arc<dyn Storage>,
@@ -73,8 +75,9 @@ pub async fn launch(
     let app = site.apply(router(storage, limits))?;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.keep_alive);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let first_request_within = limits.header_timeout;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -90,9 +93,13 @@ pub async fn launch(
             },
             () = &mut shutdown => break,
         };
+        // Told when a request has arrived on the connection, headers whole.
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        let first_request = arrived.clone();
         let app = app
             .clone()
             .map_request(move |mut request: axum::extract::Request<_>| {
+                arrived.notify_one();
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
@@ -101,8 +108,20 @@ pub async fn launch(
         let service = hyper_util::service::TowerToHyperService::new(app);
         let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "a connection ended with an error");
+            let late = async {
+                let arrived =
+                    tokio::time::timeout(first_request_within, first_request.notified()).await;
+                if arrived.is_ok() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                served = connection => {
+                    if let Err(error) = served {
+                        tracing::debug!(%error, "a connection ended with an error");
+                    }
+                }
+                () = late => tracing::debug!("a connection sent no request in time: closed"),
             }
         });
     }

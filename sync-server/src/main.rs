@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Global {
     /// A TOML settings file (keys: listen, data_dir, database, max_body_bytes,
-    /// request_timeout_secs, bodies_in_memory_bytes, header_timeout_secs,
+    /// request_timeout_secs, bodies_in_memory_bytes, header_timeout_secs, keep_alive_secs,
     /// body_idle_timeout_secs, sign_ins_per_minute, max_push_bytes, max_push_operations,
     /// token_idle_days, audit_retention_days, web_root, allowed_origins, trusted_proxies,
     /// client_address_header).
@@ -299,6 +299,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(seconds) = file.header_timeout_secs {
                 limits.header_timeout = std::time::Duration::from_secs(seconds);
+            }
+            if let Some(seconds) = file.keep_alive_secs {
+                limits.keep_alive = std::time::Duration::from_secs(seconds);
             }
             if let Some(seconds) = file.body_idle_timeout_secs {
                 limits.body_idle_timeout = std::time::Duration::from_secs(seconds);

@@ -23,8 +23,12 @@ pub struct FileSettings {
     pub request_timeout_secs: Option<u64>,
     /// Request bodies held in memory at once, across all requests, in bytes.
     pub bodies_in_memory_bytes: Option<usize>,
-    /// Seconds a client may take to send a request's headers (10 by default).
+    /// Seconds a new connection may take to send its first request's headers (10 by
+    /// default).
     pub header_timeout_secs: Option<u64>,
+    /// Seconds a connection kept open between requests waits for the next (75 by default;
+    /// keep it above a minute, which devices keep an idle connection).
+    pub keep_alive_secs: Option<u64>,
     /// Seconds a request body may stop arriving before the request is answered 408 (10 by
     /// default).
     pub body_idle_timeout_secs: Option<u64>,

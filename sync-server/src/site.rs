@@ -91,8 +91,7 @@ impl Site {
         );
         format!(
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src {}; \
-             img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; \
-             frame-ancestors 'none'",
+             object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             connect.join(" ")
         )
     }

@@ -263,3 +263,20 @@ async fn a_client_refused_while_still_sending_its_body_receives_the_answer() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_device_idle_past_the_header_timeout_syncs_on_its_open_connection() {
+    // A new connection has a second to send its first request; an open one waits longer.
+    let server = ServerProcess::start_with_settings("header_timeout_secs = 1\n").unwrap();
+    server.team("north", &[("amara", "worker")]).unwrap();
+    let mut amara = Device::sign_in(&server, "amara").await.unwrap();
+    amara.case_with_visit("North client", "Plan.").unwrap();
+    // The device busy with its own work, its runtime blocked: had the server closed the
+    // connection its sign-in left open, the client would not have noticed, and would send
+    // its sync on a closed connection.
+    std::thread::sleep(Duration::from_secs(3));
+    amara
+        .sync()
+        .await
+        .expect("the sync goes out on the connection the sign-in opened");
+}

@@ -98,9 +98,13 @@ impl SyncClient {
     /// A client for the server at `base_url` (such as `https://sync.agency.example`).
     pub fn new(base_url: &str) -> Result<SyncClient, SyncError> {
         let builder = reqwest::Client::builder();
-        // In a browser, fetch decides how long connecting may take.
+        // In a browser, fetch decides how long connecting may take and how long an idle
+        // connection is kept. Here: no longer than a minute, which is less than the server
+        // keeps one (75 s), so that a request is never sent on a connection it has closed.
         #[cfg(not(target_family = "wasm"))]
-        let builder = builder.connect_timeout(Duration::from_secs(10));
+        let builder = builder
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60));
         let http = builder
             .build()
             .map_err(|error| SyncError::Network(error.to_string()))?;
