@@ -20,8 +20,21 @@ pub enum FieldKind {
     Date,
     /// An instant, such as when a visit ended.
     Time,
-    /// A whole number, such as a session number or a participation rating.
+    /// A whole number, such as a session number.
     Number,
+    /// A rating on a scale, from `min` to `max` inclusive, such as progress on a goal.
+    Scale {
+        /// The lowest rating.
+        min: i64,
+        /// The highest rating.
+        max: i64,
+    },
+    /// One of the case's goals, by its entry's id: what a record's progress note is about.
+    Goal,
+    /// A client's case, by its id: a group's member who is a client.
+    Case,
+    /// A member of the record's group, by their entry's id in the group.
+    Member,
     /// One of a fixed set of values.
     Choice(&'static [&'static str]),
 }
@@ -91,6 +104,48 @@ impl ListSpec {
     }
 }
 
+/// What one entry of a list is called ("decision" for an entry of `decisions`).
+pub fn entry_noun(list: &str) -> &'static str {
+    match list {
+        "exchanges" => "exchange",
+        "members" => "member",
+        "quotes" => "quote",
+        "decisions" => "decision",
+        "tasks" => "task",
+        "sections" => "section",
+        "contacts" => "contact",
+        "household" => "household member",
+        "consents" => "consent",
+        "goals" => "goal",
+        "progress" => "progress note",
+        "goal_progress" => "goal worked on",
+        "goal_outcomes" => "goal outcome",
+        "objectives" => "objective",
+        _ => "entry",
+    }
+}
+
+/// What the form calls a choice, where its key alone would not say it plainly.
+pub fn choice_label(option: &str) -> String {
+    let label = match option {
+        "record" => "Being recorded",
+        "share_with_team" => "Sharing within the case team",
+        "share_with_agencies" => "Information shared with other agencies",
+        "supervision_and_training" => "Use in supervision and training",
+        _ => return capitalised(&option.replace('_', " ")),
+    };
+    label.to_owned()
+}
+
+/// `text` with its first letter a capital: "visit" → "Visit".
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 const fn field(name: &'static str, label: &'static str, kind: FieldKind) -> FieldSpec {
     FieldSpec {
         name,
@@ -127,6 +182,19 @@ const DECISIONS: ListSpec = ListSpec {
     ],
 };
 
+/// The client's own words, attributed to whoever said them: the client's voice, kept apart
+/// from the worker's account of it.
+const QUOTES: ListSpec = ListSpec {
+    name: "quotes",
+    label: "Client's words (verbatim)",
+    fields: &[line("speaker", "Speaker"), narrative("words", "Words")],
+};
+
+/// What was seen and heard, kept apart from what the worker makes of it (DESIGN §1,
+/// accuracy).
+const OBSERVED: FieldSpec = narrative("observations", "Observed: what was seen and heard");
+const ASSESSMENT: FieldSpec = narrative("assessment", "Assessment (your interpretation)");
+
 /// The client's file.
 pub const CASE: Template = Template {
     kind: "case",
@@ -137,8 +205,12 @@ pub const CASE: Template = Template {
         field("age", "Age (if date of birth unknown)", FieldKind::Number),
         line("gender", "Gender"),
         narrative("address", "Address"),
+        line("phone", "Client's phone"),
+        line("email", "Client's email"),
         narrative("family_history", "Family history"),
         narrative("health_history", "Health history"),
+        narrative("social_economic", "Social and economic factors"),
+        narrative("earlier_involvement", "Earlier involvement with services"),
         line("referral_source", "Referral source"),
         narrative("presenting_problem", "Presenting problem"),
         narrative("contract_terms", "Contract terms"),
@@ -171,7 +243,12 @@ pub const CASE: Template = Template {
                 field(
                     "scope",
                     "Consent to",
-                    FieldKind::Choice(&["record", "share_with_team", "share_with_agencies"]),
+                    FieldKind::Choice(&[
+                        "record",
+                        "share_with_team",
+                        "share_with_agencies",
+                        "supervision_and_training",
+                    ]),
                 ),
                 narrative("details", "Details of scope"),
                 field("given_on", "Given on", FieldKind::Date),
@@ -190,11 +267,24 @@ pub const CASE: Template = Template {
                 narrative("goal", "Goal"),
                 field(
                     "state",
-                    "Progress",
+                    "State",
                     FieldKind::Choice(&["active", "achieved", "dropped"]),
                 ),
+                field("target_date", "Target date", FieldKind::Date),
+                field("review_date", "Next review", FieldKind::Date),
             ],
         },
+        ListSpec {
+            name: "progress",
+            label: "Progress on goals",
+            fields: &[
+                field("goal", "Goal", FieldKind::Goal),
+                field("on", "Date", FieldKind::Date),
+                field("rating", "Progress (1 none to 5 achieved)", PROGRESS_SCALE),
+                narrative("note", "What changed"),
+            ],
+        },
+        DECISIONS,
     ],
 };
 
@@ -216,12 +306,9 @@ pub const HOME_VISIT: Template = Template {
         field("next_visit", "Next visit", FieldKind::Date),
     ],
     lists: &[
-        ListSpec {
-            name: "quotes",
-            label: "Client's words (verbatim)",
-            fields: &[line("speaker", "Speaker"), narrative("words", "Words")],
-        },
+        QUOTES,
         DECISIONS,
+        GOAL_PROGRESS,
         ListSpec {
             name: "tasks",
             label: "Follow-up tasks",
@@ -245,22 +332,27 @@ pub const PROCESS_RECORDING: Template = Template {
         narrative("learning_goals", "Learning goals"),
         review("supervisor_overall", "Supervisor's overall comment"),
     ],
-    lists: &[ListSpec {
-        name: "exchanges",
-        label: "Exchanges",
-        fields: &[
-            line("speaker", "Speaker"),
-            field(
-                "mode",
-                "Dialogue or behaviour",
-                FieldKind::Choice(&["dialogue", "behaviour"]),
-            ),
-            narrative("content", "What was said or done"),
-            narrative("feelings", "Worker's feelings"),
-            narrative("analysis", "Analysis (skills used, what was happening)"),
-            review("supervisor_comment", "Supervisor's comment"),
-        ],
-    }],
+    lists: &[
+        ListSpec {
+            name: "exchanges",
+            label: "Exchanges",
+            fields: &[
+                line("speaker", "Speaker"),
+                field(
+                    "mode",
+                    "Dialogue or behaviour",
+                    FieldKind::Choice(&["dialogue", "behaviour"]),
+                ),
+                narrative("content", "What was said or done"),
+                narrative("client_feelings", "Client's feelings and behaviour"),
+                narrative("feelings", "Worker's feelings"),
+                narrative("analysis", "Analysis (skills used, what was happening)"),
+                review("supervisor_comment", "Supervisor's comment"),
+            ],
+        },
+        DECISIONS,
+        GOAL_PROGRESS,
+    ],
 };
 
 /// An interview, phone contact or collateral contact, under topical headings.
@@ -273,6 +365,8 @@ pub const CASE_NOTE: Template = Template {
             "Contact",
             FieldKind::Choice(&["interview", "phone", "collateral"]),
         ),
+        OBSERVED,
+        ASSESSMENT,
         narrative("plan", "Plan"),
     ],
     lists: &[
@@ -281,7 +375,9 @@ pub const CASE_NOTE: Template = Template {
             label: "Sections",
             fields: &[line("heading", "Heading"), narrative("text", "Text")],
         },
+        QUOTES,
         DECISIONS,
+        GOAL_PROGRESS,
     ],
 };
 
@@ -294,6 +390,8 @@ pub const GROUP_SESSION: Template = Template {
         field("session_number", "Session number", FieldKind::Number),
         line("facilitators", "Facilitators"),
         narrative("topics", "Topics and activities"),
+        OBSERVED,
+        ASSESSMENT,
         narrative("dynamics", "Group dynamics"),
         narrative("conflicts", "Conflicts and breakthroughs"),
         narrative("progress", "Progress against the group's objectives"),
@@ -304,27 +402,119 @@ pub const GROUP_SESSION: Template = Template {
             name: "members",
             label: "Members",
             fields: &[
-                line("name", "Name"),
+                field("member", "Member", FieldKind::Member),
+                line("name", "Name (if not one of the group's members)"),
                 field(
                     "attendance",
                     "Attendance",
                     FieldKind::Choice(&["present", "absent", "late", "excused"]),
                 ),
-                field("rating", "Participation (1 to 5)", FieldKind::Number),
+                field(
+                    "rating",
+                    "Participation (1 withdrawn to 5 fully engaged)",
+                    FieldKind::Scale { min: 1, max: 5 },
+                ),
                 narrative("note", "Participation note"),
             ],
         },
+        QUOTES,
         DECISIONS,
     ],
 };
 
+/// Progress on a goal, from 1 (none) to 5 (achieved).
+pub const PROGRESS_SCALE: FieldKind = FieldKind::Scale { min: 1, max: 5 };
+
+/// The goals a record worked on, with the progress seen for each.
+const GOAL_PROGRESS: ListSpec = ListSpec {
+    name: "goal_progress",
+    label: "Goals worked on",
+    fields: &[
+        field("goal", "Goal", FieldKind::Goal),
+        field("rating", "Progress (1 none to 5 achieved)", PROGRESS_SCALE),
+        narrative("note", "Progress seen"),
+    ],
+};
+
+/// A group of its own: its facilitators are the team that holds it, its members are clients
+/// (each with their own case) or named people who are not.
+pub const GROUP: Template = Template {
+    kind: "group",
+    label: "Group",
+    fields: &[
+        line("name", "Group's name"),
+        narrative("purpose", "Purpose"),
+        narrative("meets", "When and where it meets"),
+    ],
+    lists: &[
+        ListSpec {
+            name: "objectives",
+            label: "Objectives",
+            fields: &[narrative("objective", "Objective")],
+        },
+        ListSpec {
+            name: "members",
+            label: "Members",
+            fields: &[
+                field("case", "Their own case (for a client)", FieldKind::Case),
+                line("name", "Name"),
+                field("joined", "Joined", FieldKind::Date),
+                field("left", "Left", FieldKind::Date),
+            ],
+        },
+    ],
+};
+
+/// The summary a case closes with.
+pub const CLOSING_SUMMARY: Template = Template {
+    kind: "closing_summary",
+    label: "Closing summary",
+    fields: &[
+        narrative("reason", "Reason for closing"),
+        narrative("work_done", "The work done, in summary"),
+        narrative("services_referred", "Services referred to"),
+        narrative("client_told", "What the client was told"),
+    ],
+    lists: &[ListSpec {
+        name: "goal_outcomes",
+        label: "Outcomes against each goal",
+        fields: &[
+            field("goal", "Goal", FieldKind::Goal),
+            field(
+                "outcome",
+                "Outcome",
+                FieldKind::Choice(&["achieved", "partly_achieved", "not_achieved", "dropped"]),
+            ),
+            narrative("note", "How it ended"),
+        ],
+    }],
+};
+
+/// The summary a case is transferred with, for the receiving worker.
+pub const HANDOVER_SUMMARY: Template = Template {
+    kind: "handover_summary",
+    label: "Handover summary",
+    fields: &[
+        line("receiving_worker", "Receiving worker"),
+        narrative("situation", "The client's situation now"),
+        narrative("risks", "Risks and safety"),
+        narrative("work_in_progress", "Work in progress"),
+        narrative("next_steps", "Next steps"),
+        narrative("client_views", "The client's views on the transfer"),
+    ],
+    lists: &[GOAL_PROGRESS],
+};
+
 /// Every template, cases first.
-pub const ALL: [&Template; 5] = [
+pub const ALL: [&Template; 8] = [
     &CASE,
+    &GROUP,
     &HOME_VISIT,
     &PROCESS_RECORDING,
     &CASE_NOTE,
     &GROUP_SESSION,
+    &CLOSING_SUMMARY,
+    &HANDOVER_SUMMARY,
 ];
 
 #[cfg(test)]

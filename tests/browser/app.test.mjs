@@ -126,8 +126,19 @@ describe('Doorstep on a phone', () => {
     await amara.button('Open case').click();
     await amara.page.locator('.case-head h2', { hasText: CLIENT }).waitFor();
     await amara.page.locator('.kinds').getByRole('button', { name: 'Home visit', exact: true }).click();
+    // When the visit took place is asked, not filled in: no answer is chosen, and starting
+    // without one says what is missing.
+    const newRecord = amara.page.locator('.new-record');
+    assert.equal(await newRecord.locator('.choice.selected').count(), 0);
+    await newRecord.locator('button[type=submit]').click();
+    await newRecord.locator('.error', { hasText: 'Say when it took place' }).waitFor();
+    await newRecord.getByRole('button', { name: 'Earlier today' }).click();
+    assert.equal(await newRecord.locator('input[name=visit_start]').inputValue(), '');
+    assert.equal(await newRecord.locator('input[name=visit_end]').inputValue(), '');
+    await newRecord.getByRole('button', { name: 'Just finished' }).click();
+    await newRecord.getByRole('button', { name: '1 h', exact: true }).click();
     await shot(amara.page, 'case-new-record');
-    await amara.page.locator('form.new-record button[type=submit]').click();
+    await newRecord.locator('button[type=submit]').click();
     await amara.page.locator('.record-head h2', { hasText: 'Home visit' }).waitFor();
     recordUrl = amara.page.url();
     assert.match(recordUrl, /\/records\/[0-9a-f-]+$/);
@@ -484,6 +495,12 @@ describe('Doorstep on a phone', () => {
     assert.match(authors, /grace/);
     await amara.page.locator('.change.amendment').first().waitFor();
     await amara.page.locator('.as-signed textarea[name="observed_client"]').waitFor();
+    // The history speaks the form's language: labels, not field paths, and actions in words.
+    const changes = await amara.page.locator('.history').innerText();
+    assert.match(changes, /Signed by grace/);
+    assert.match(changes, /Observed: the client's presentation/);
+    assert.doesNotMatch(changes, /observed_client|SignOff|decisions\//);
+    assert.equal(await amara.page.locator('.after-signing .amendment', { hasText: 'Correct number confirmed' }).count(), 1);
     await shot(amara.page, 'history');
   });
 

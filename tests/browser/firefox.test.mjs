@@ -92,7 +92,9 @@ describe('Doorstep in Firefox', () => {
     await button('Open case').click();
     await heading(CLIENT);
     await button('Home visit').click();
-    await page.locator('form.new-record button[type="submit"]').click();
+    await button('Just finished').click();
+    await button('1 h').click();
+    await page.locator('.new-record button[type="submit"]').click();
     await heading('Home visit');
     await page.type('textarea[name="observed_client"]', SEEN, { delay: 10 });
     await page.click('textarea[name="assessment"]');

@@ -335,9 +335,13 @@ export class Phone {
     await this.page.locator('.case-head h2', { hasText: client }).waitFor();
   }
 
+  /** Starts a record of `kind` on the open case, for a visit that just finished after an hour. */
   async newRecord(kind) {
     await this.page.locator('.kinds').getByRole('button', { name: kind, exact: true }).click();
-    await this.page.locator('form.new-record button[type=submit]').click();
+    const form = this.page.locator('.new-record');
+    await form.getByRole('button', { name: 'Just finished' }).click();
+    await form.getByRole('button', { name: '1 h', exact: true }).click();
+    await form.locator('button[type=submit]').click();
     await this.page.locator('.record-head h2', { hasText: kind }).waitFor();
   }
 

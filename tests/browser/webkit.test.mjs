@@ -79,16 +79,29 @@ describe('Doorstep on an iPhone (WebKit)', () => {
     await safari.click(await safari.button('Open case'));
     await heading(CLIENT);
     await safari.click(await safari.button('Home visit'));
-    await safari.click(await safari.find('form.new-record button[type="submit"]'));
+    await safari.click(await safari.button('Just finished'));
+    await safari.click(await safari.button('1 h'));
+    await safari.click(await safari.find('.new-record button[type="submit"]'));
     await heading('Home visit');
     const field = await safari.find('textarea[name="observed_client"]');
     await safari.type(field, SEEN);
     // Leaving the field saves it at once.
     await safari.click(await safari.find('textarea[name="assessment"]'));
-    await safari.until(
-      'return /Saved on this device|Synced/.test(document.querySelector(".save-status")?.innerText)',
-      'the note saved on the device',
-    );
+    try {
+      await safari.until(
+        'return /Saved on this device|Synced/.test(document.querySelector(".save-status")?.innerText)',
+        'the note saved on the device',
+      );
+    } catch (error) {
+      // What the page showed, to tell a lost keystroke from a slow save.
+      const state = await safari.run(`return JSON.stringify({
+        status: document.querySelector('.save-status')?.innerText,
+        notice: document.querySelector('.notice, [role=alert]')?.innerText,
+        field: document.querySelector('textarea[name="observed_client"]')?.value,
+      })`).catch(() => 'unreadable');
+      await shot('home-visit-not-saved').catch(() => {});
+      throw new Error(`${error.message}; the page: ${state}`);
+    }
     await shot('home-visit');
   });
 

@@ -100,6 +100,7 @@ mod tests {
             awaiting_author: awaiting,
             overdue,
             updated_at: Utc::now() - Duration::hours(age_hours),
+            is_group: false,
         }
     }
 

@@ -4,9 +4,11 @@
 pub mod caseload;
 pub mod field_draft;
 pub mod lock;
+pub mod progress_chart;
 pub mod review;
 pub mod save_status;
 pub mod server_address;
 pub mod sync_status;
 pub mod timeliness;
 pub mod update;
+pub mod visit_times;

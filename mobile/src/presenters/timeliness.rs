@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use doorstep_shared::model::{Record, RecordStatus};
+use doorstep_shared::template::capitalised;
 
 /// The timeliness lines shown on a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeliness {
     /// (what, when) pairs: visit ended, writing began, finalised.
-    pub lines: Vec<(&'static str, String)>,
+    pub lines: Vec<(String, String)>,
     /// "Overdue: …" while the record waits for its author past the agency's threshold.
     pub overdue: Option<String>,
 }
@@ -20,32 +21,43 @@ pub fn timeliness(
     threshold: Duration,
     zone: FixedOffset,
 ) -> Timeliness {
-    let ended = record.occurred_end.or(record.occurred_start);
-    let mut lines = vec![(
-        "Visit ended",
-        ended.map_or_else(|| "not recorded".to_owned(), |at| when(at, zone)),
-    )];
+    // Only the times the worker entered count: a record without them shows no delay rather
+    // than an invented one.
+    let occasion = record.kind().occasion().unwrap_or("visit");
+    let ended = record.occurred_end;
+    let mut lines = Vec::new();
+    if record.kind().occasion().is_some() {
+        lines.push((
+            format!("{} ended", capitalised(occasion)),
+            ended.map_or_else(|| "not entered yet".to_owned(), |at| when(at, zone)),
+        ));
+    }
     let mut began = when(record.writing_began, zone);
     if let Some(ended) = ended
         && record.writing_began > ended
     {
         began.push_str(&format!(
-            " ({} after the visit)",
+            " ({} after the {occasion})",
             span(record.writing_began - ended)
         ));
     }
-    lines.push(("Writing began", began));
+    lines.push(("Writing began".to_owned(), began));
     lines.push((
-        "Finalised",
+        "Finalised".to_owned(),
         match (record.status, record.finalised_at) {
             (RecordStatus::Finalised, Some(at)) => when(at, zone),
             (RecordStatus::Submitted, _) => "not yet: waiting for review".to_owned(),
             _ => "not yet".to_owned(),
         },
     ));
+    let since = if ended.is_some() {
+        format!("the {occasion}")
+    } else {
+        "writing began".to_owned()
+    };
     let overdue = record
         .is_overdue(now, threshold)
-        .then(|| format!("Overdue: {} since the visit", span(now - record.due_from())));
+        .then(|| format!("Overdue: {} since {since}", span(now - record.due_from())));
     Timeliness { lines, overdue }
 }
 
@@ -109,16 +121,50 @@ mod tests {
         let shown = timeliness(&record, now, Duration::hours(48), zone);
         assert_eq!(
             shown.lines,
-            vec![
-                ("Visit ended", "Tue 3 Mar 2026, 15:00".to_owned()),
+            lines(&[
+                ("Visit ended", "Tue 3 Mar 2026, 15:00"),
                 (
                     "Writing began",
-                    "Tue 3 Mar 2026, 15:40 (40 min after the visit)".to_owned()
+                    "Tue 3 Mar 2026, 15:40 (40 min after the visit)"
                 ),
-                ("Finalised", "not yet".to_owned()),
-            ]
+                ("Finalised", "not yet"),
+            ])
         );
         assert_eq!(shown.overdue, None);
+    }
+
+    fn lines(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(what, at)| (what.to_string(), at.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn without_entered_times_no_delay_is_invented() {
+        let zone = FixedOffset::east_opt(3600).unwrap();
+        let mut record = record(RecordStatus::Draft);
+        record.occurred_start = None;
+        record.occurred_end = None;
+        record.body = RecordBody::CaseNote(Default::default());
+        let shown = timeliness(
+            &record,
+            record.writing_began + Duration::days(3),
+            Duration::hours(48),
+            zone,
+        );
+        assert_eq!(
+            shown.lines,
+            lines(&[
+                ("Contact ended", "not entered yet"),
+                ("Writing began", "Tue 3 Mar 2026, 15:40"),
+                ("Finalised", "not yet"),
+            ])
+        );
+        assert_eq!(
+            shown.overdue.as_deref(),
+            Some("Overdue: 3 days since writing began")
+        );
     }
 
     #[test]

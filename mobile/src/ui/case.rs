@@ -1,10 +1,10 @@
 //! A case: opening one, its page (summary, new records, timeline) and its full profile.
 
-use chrono::{DateTime, Duration, Local, Utc};
+use chrono::{DateTime, Local, Utc};
 use dioxus::prelude::*;
 use doorstep_shared::document::Occurrence;
 use doorstep_shared::ids::{CaseId, DocId};
-use doorstep_shared::model::{CaseEventKind, RecordKind};
+use doorstep_shared::model::{CaseEventDraft, CaseEventKind, CaseKind, ConsentScope, RecordKind};
 use doorstep_shared::template;
 
 use crate::platform;
@@ -12,21 +12,38 @@ use crate::presenters::timeliness::when;
 use crate::session::Session;
 use crate::ui::Route;
 
-use super::form::{Editable, TemplateForm, parse_local_time};
+use super::consent::{ConsentWarning, Disclosures};
+use super::form::{Editable, TemplateForm};
+use super::goals::GoalTrails;
+use super::groups::{GroupView, GroupsAttended};
+use super::visit_times::VisitTimesForm;
 use super::{CardLink, humanize};
 
 #[component]
 pub fn NewCase() -> Element {
     let mut session = Session::get();
     let mut name = use_signal(String::new);
+    let mut group = use_signal(|| false);
     let open = move |event: FormEvent| {
         event.prevent_default();
-        let client = name.peek().trim().to_owned();
-        if client.is_empty() {
-            session.notice.set(Some("Enter the client's name.".into()));
+        let named = name.peek().trim().to_owned();
+        if named.is_empty() {
+            let missing = if group() {
+                "Enter the group's name."
+            } else {
+                "Enter the client's name."
+            };
+            session.notice.set(Some(missing.into()));
             return;
         }
-        if let Some(id) = session.write(|store| store.create_case(&client, platform::now())) {
+        let opened = session.write(|store| {
+            if group() {
+                store.create_group(&named, platform::now())
+            } else {
+                store.create_case(&named, platform::now())
+            }
+        });
+        if let Some(id) = opened {
             // The new case takes the place of the form that opened it.
             session.replace_with(Route::CaseView { id });
         }
@@ -34,11 +51,23 @@ pub fn NewCase() -> Element {
     rsx! {
         section {
             form { onsubmit: open,
-                label {
-                    "Client's name"
-                    input { name: "client_name", autocomplete: "off", oninput: move |event| name.set(event.value()) }
+                div { class: "choices", role: "group", "aria-label": "Whose file",
+                    button { r#type: "button", class: if group() { "choice" } else { "choice selected" }, "aria-pressed": "{!group()}", onclick: move |_| { group.set(false); name.set(String::new()); }, "A client" }
+                    button { r#type: "button", class: if group() { "choice selected" } else { "choice" }, "aria-pressed": "{group()}", onclick: move |_| { group.set(true); name.set(String::new()); }, "A group" }
                 }
-                button { class: "primary", r#type: "submit", "Open case" }
+                if group() {
+                    label {
+                        "Group's name"
+                        input { name: "group_name", autocomplete: "off", oninput: move |event| name.set(event.value()) }
+                    }
+                    button { class: "primary", r#type: "submit", "Start the group" }
+                } else {
+                    label {
+                        "Client's name"
+                        input { name: "client_name", autocomplete: "off", oninput: move |event| name.set(event.value()) }
+                    }
+                    button { class: "primary", r#type: "submit", "Open case" }
+                }
             }
         }
     }
@@ -46,7 +75,10 @@ pub fn NewCase() -> Element {
 
 /// One line of a case's timeline.
 struct TimelineEntry {
+    /// For the order: when it happened.
     at: DateTime<Utc>,
+    /// When it happened, as shown.
+    shown: String,
     title: String,
     detail: String,
     record: Option<doorstep_shared::ids::RecordId>,
@@ -67,10 +99,14 @@ pub fn CaseView(id: CaseId) -> Element {
     }) else {
         return rsx! { p { class: "empty", "This case is not on this device." } };
     };
+    if case.kind == CaseKind::Group {
+        return rsx! { GroupView { id, case } };
+    }
     let mut timeline: Vec<TimelineEntry> = records
         .iter()
         .map(|record| TimelineEntry {
             at: record.occurred_start.unwrap_or(record.due_from),
+            shown: when(record.occurred_start.unwrap_or(record.due_from), zone),
             title: record.kind.template().label.to_owned(),
             detail: format!(
                 "{} · by {}",
@@ -80,14 +116,22 @@ pub fn CaseView(id: CaseId) -> Element {
             record: Some(record.id),
         })
         .collect();
-    timeline.extend(case.events.iter().map(|event| TimelineEntry {
-        at: event.at,
-        title: humanize(event.kind.as_str()),
-        detail: event.reason.clone(),
-        record: None,
+    timeline.extend(case.events.iter().map(|event| {
+        TimelineEntry {
+            // An event's day, placed at noon so it sorts among the records of that day.
+            at: event
+                .on
+                .and_then(|day| day.and_hms_opt(12, 0, 0))
+                .map_or(event.at, |noon| noon.and_utc()),
+            shown: event.day().format("%a %-d %b %Y").to_string(),
+            title: event.title(),
+            detail: event.reason.clone(),
+            record: None,
+        }
     }));
     timeline.extend(team_changes.iter().map(|change| TimelineEntry {
         at: change.at,
+        shown: when(change.at, zone),
         title: "Team".to_owned(),
         detail: match change.role {
             Some(role) => format!(
@@ -108,9 +152,11 @@ pub fn CaseView(id: CaseId) -> Element {
                 span { class: "meta", "{humanize(case.status.state.as_str())}" }
                 button { class: "secondary", onclick: move |_| session.open(Route::Profile { id }), "Profile, consents, goals, team" }
             }
+            GoalTrails { id }
+            GroupsAttended { attendance: case.group_attendance.clone() }
             h3 { "New record" }
             div { class: "kinds",
-                for kind in RecordKind::ALL {
+                for kind in RecordKind::EVERYDAY {
                     button {
                         class: if choosing() == Some(kind) { "kind selected" } else { "kind" },
                         onclick: move |_| choosing.set(Some(kind)),
@@ -119,6 +165,12 @@ pub fn CaseView(id: CaseId) -> Element {
                 }
             }
             if let Some(kind) = choosing() {
+                ConsentWarning {
+                    case_id: id,
+                    client: case.profile.client_name.clone(),
+                    standing: case.profile.consent_on(ConsentScope::Record, platform::now().with_timezone(&Local).date_naive()),
+                    when: "today".to_owned(),
+                }
                 NewRecord { case_id: id, kind }
             }
             h3 { "Timeline" }
@@ -132,12 +184,12 @@ pub fn CaseView(id: CaseId) -> Element {
                             CardLink {
                                 to: Route::RecordView { id: record },
                                 title: entry.title.clone(),
-                                meta: format!("{} · {}", when(entry.at, zone), entry.detail),
+                                meta: format!("{} · {}", entry.shown, entry.detail),
                             }
                         } else {
                             div { class: "card event",
                                 span { class: "title", "{entry.title}" }
-                                span { class: "meta", "{when(entry.at, zone)} · {entry.detail}" }
+                                span { class: "meta", "{entry.shown} · {entry.detail}" }
                             }
                         }
                     }
@@ -151,41 +203,29 @@ pub fn CaseView(id: CaseId) -> Element {
 #[component]
 fn NewRecord(case_id: CaseId, kind: RecordKind) -> Element {
     let mut session = Session::get();
-    let now = Local::now();
-    let format = |at: DateTime<Local>| at.format("%Y-%m-%dT%H:%M").to_string();
-    let mut ended = use_signal(|| format(now));
-    let mut started = use_signal(|| format(now - Duration::hours(1)));
-    let start = move |event: FormEvent| {
-        event.prevent_default();
-        let occurred = Occurrence {
-            start: parse_local_time(&started.peek()),
-            end: parse_local_time(&ended.peek()),
-        };
-        if let (Some(start), Some(end)) = (occurred.start, occurred.end)
-            && start > end
-        {
-            session
-                .notice
-                .set(Some("The visit must end after it starts.".into()));
-            return;
-        }
+    let mut start = move |occurred: Occurrence| {
         if let Some(record) =
             session.write(|store| store.create_record(case_id, kind, occurred, platform::now()))
         {
             session.open(Route::RecordView { id: record });
         }
     };
+    let Some(occasion) = kind.occasion() else {
+        return rsx! {
+            div { class: "new-record",
+                button { class: "primary", onclick: move |_| start(Occurrence::default()), "Start {kind.template().label.to_lowercase()}" }
+            }
+        };
+    };
     rsx! {
-        form { class: "new-record", onsubmit: start,
-            label {
-                "Started"
-                input { r#type: "datetime-local", name: "started", initial_value: "{started.peek()}", oninput: move |event| started.set(event.value()) }
+        div { class: "new-record",
+            VisitTimesForm {
+                key: "{kind.as_str()}",
+                occasion,
+                submit_label: format!("Start {}", kind.template().label.to_lowercase()),
+                on_times: start,
+                on_later: move |_| start(Occurrence::default()),
             }
-            label {
-                "Ended"
-                input { r#type: "datetime-local", name: "ended", initial_value: "{ended.peek()}", oninput: move |event| ended.set(event.value()) }
-            }
-            button { class: "primary", r#type: "submit", "Start {kind.template().label.to_lowercase()}" }
         }
     }
 }
@@ -194,32 +234,54 @@ fn NewRecord(case_id: CaseId, kind: RecordKind) -> Element {
 pub fn Profile(id: CaseId) -> Element {
     let mut session = Session::get();
     let _ = session.revision.read();
-    let mut event_kind = use_signal(|| CaseEventKind::Closure);
+    let mut event_kind = use_signal(|| None::<CaseEventKind>);
+    let mut label = use_signal(String::new);
+    let mut day = use_signal(String::new);
     let mut reason = use_signal(String::new);
     let mut outcome = use_signal(String::new);
     // Bumped to give a submitted form fresh, empty inputs (see "Typed text" in `ui`).
     let mut event_forms = use_signal(|| 0u32);
-    let zone = *Local::now().offset();
     let Some(Ok((case, refusals))) =
         session.read(|store| Ok((store.case(id)?, store.refusals(DocId::Case(id))?)))
     else {
         return rsx! { p { class: "empty", "This case is not on this device." } };
     };
-    let values = serde_json::to_value(&case.profile).unwrap_or_default();
+    let (template, values) = match &case.group {
+        Some(group) => (
+            &template::GROUP,
+            serde_json::to_value(group).unwrap_or_default(),
+        ),
+        None => (
+            &template::CASE,
+            serde_json::to_value(&case.profile).unwrap_or_default(),
+        ),
+    };
 
     let record_event = move |event: FormEvent| {
         event.prevent_default();
-        let (kind, why, result) = (
-            *event_kind.peek(),
-            reason.peek().clone(),
-            outcome.peek().clone(),
-        );
+        let Some(kind) = *event_kind.peek() else {
+            session.notice.set(Some("Choose what happened.".into()));
+            return;
+        };
+        let Ok(on) = chrono::NaiveDate::parse_from_str(&day.peek(), "%Y-%m-%d") else {
+            session
+                .notice
+                .set(Some("Enter the day it happened.".into()));
+            return;
+        };
+        let draft = CaseEventDraft {
+            label: label.peek().clone(),
+            outcome: outcome.peek().clone(),
+            ..CaseEventDraft::new(kind, on, &reason.peek())
+        };
         if session
-            .write(|store| store.record_case_event(id, kind, &why, &result, platform::now()))
+            .write(|store| store.record_case_event(id, &draft, platform::now()))
             .is_some()
         {
-            reason.set(String::new());
-            outcome.set(String::new());
+            for mut field in [label, day, reason, outcome] {
+                field.set(String::new());
+            }
+            event_kind.set(None);
             event_forms += 1;
         }
     };
@@ -245,7 +307,8 @@ pub fn Profile(id: CaseId) -> Element {
                 }
             }
             button { class: "secondary", onclick: move |_| session.open(Route::CaseHistory { id }), "History of the case file" }
-            TemplateForm { doc: DocId::Case(id), template: &template::CASE, values, editable: Editable::Author }
+            TemplateForm { doc: DocId::Case(id), template, values, editable: Editable::Author }
+            Disclosures { case_id: id, case: case.clone() }
             fieldset { class: "list team",
                 legend { "Team" }
                 ul { class: "plain",
@@ -265,31 +328,46 @@ pub fn Profile(id: CaseId) -> Element {
                 }
                 ul { class: "plain",
                     for event in case.events.iter() {
-                        li { key: "{event.id}", "{when(event.at, zone)}: {humanize(event.kind.as_str())}. {event.reason}" }
+                        li { key: "{event.id}", "{event.day().format(\"%-d %b %Y\")}: {event.title()}. {event.reason}" }
                     }
                 }
                 for generation in [event_forms()] {
-                form { key: "{generation}", onsubmit: record_event,
-                    div { class: "choices",
-                        for option in [CaseEventKind::Referral, CaseEventKind::Transfer, CaseEventKind::Closure, CaseEventKind::Reopening] {
+                form { key: "{generation}", class: "case-event", onsubmit: record_event,
+                    div { class: "choices", role: "group", "aria-label": "What happened",
+                        for option in CaseEventKind::ALL.into_iter().filter(|kind| !matches!(kind, CaseEventKind::Closure | CaseEventKind::Transfer)) {
                             button {
                                 r#type: "button",
-                                class: if event_kind() == option { "choice selected" } else { "choice" },
-                                onclick: move |_| event_kind.set(option),
-                                "{humanize(option.as_str())}"
+                                class: if event_kind() == Some(option) { "choice selected" } else { "choice" },
+                                "aria-pressed": "{event_kind() == Some(option)}",
+                                onclick: move |_| event_kind.set(Some(option)),
+                                "{template::choice_label(option.as_str())}"
                             }
                         }
                     }
+                    if event_kind() == Some(CaseEventKind::Other) {
+                        label {
+                            "What to call it"
+                            input { name: "event_label", autocomplete: "off", oninput: move |event| label.set(event.value()) }
+                        }
+                    }
                     label {
-                        "Reason"
+                        "Day it happened"
+                        input { r#type: "date", name: "event_day", oninput: move |event| day.set(event.value()) }
+                    }
+                    label {
+                        "Reason, or what it was about"
                         input { name: "reason", autocomplete: "off", oninput: move |event| reason.set(event.value()) }
                     }
                     label {
                         "Outcome"
                         input { name: "outcome", autocomplete: "off", oninput: move |event| outcome.set(event.value()) }
                     }
-                    button { class: "secondary", r#type: "submit", "Record {humanize(event_kind().as_str()).to_lowercase()}" }
+                    button { class: "secondary", r#type: "submit", "Record the event" }
                 }
+                }
+                div { class: "row",
+                    button { class: "secondary", onclick: move |_| session.open(Route::CloseCase { id }), "Close the case…" }
+                    button { class: "secondary", onclick: move |_| session.open(Route::TransferCase { id }), "Transfer the case…" }
                 }
             }
         }

@@ -22,6 +22,11 @@ pub fn Caseload() -> Element {
         .read(|store| store.caseload(now))
         .and_then(Result::ok)
         .unwrap_or_default();
+    let today = now.with_timezone(&chrono::Local).date_naive();
+    let reviews_due = session
+        .read(|store| store.overdue_goal_reviews(today))
+        .and_then(Result::ok)
+        .map_or(0, |reviews| reviews.len());
     let overdue_total: u32 = cases.iter().map(|case| case.overdue).sum();
     let typed = query();
     let hits = if typed.trim().chars().count() >= 3 {
@@ -54,10 +59,16 @@ pub fn Caseload() -> Element {
                     }
                 }
             }
-            if overdue_total > 0 {
+            if overdue_total > 0 || reviews_due > 0 {
                 button { class: "overdue-link", onclick: move |_| session.open(Route::Overdue {}),
-                    span { class: "badge overdue", "{overdue_total}" }
-                    " overdue notes"
+                    if overdue_total > 0 {
+                        span { class: "badge overdue", "{overdue_total}" }
+                        " overdue notes "
+                    }
+                    if reviews_due > 0 {
+                        span { class: "badge overdue", "{reviews_due}" }
+                        " goal reviews due"
+                    }
                 }
             }
             if shown.is_empty() {
@@ -108,10 +119,33 @@ pub fn Overdue() -> Element {
         .read(|store| store.overdue_records(now))
         .and_then(Result::ok)
         .unwrap_or_default();
+    let today = now.with_timezone(&chrono::Local).date_naive();
+    let reviews = session
+        .read(|store| store.overdue_goal_reviews(today))
+        .and_then(Result::ok)
+        .unwrap_or_default();
     rsx! {
         section {
-            if records.is_empty() {
+            if records.is_empty() && reviews.is_empty() {
                 p { class: "empty", "Nothing overdue." }
+            }
+            if !reviews.is_empty() {
+                h2 { "Goal reviews" }
+                ul { class: "cards goal-reviews",
+                    for (index, review) in reviews.into_iter().enumerate() {
+                        li { key: "{index}",
+                            CardLink {
+                                to: Route::CaseView { id: review.case_id },
+                                title: format!("Review: {}", review.goal),
+                                meta: format!("{} · due {}", review.client_name, review.review_date.format("%-d %b %Y")),
+                                badge: (format!("{} days overdue", (today - review.review_date).num_days()), true),
+                            }
+                        }
+                    }
+                }
+                if !records.is_empty() {
+                    h2 { "Notes" }
+                }
             }
             ul { class: "cards",
                 for record in records {

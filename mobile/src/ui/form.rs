@@ -8,7 +8,9 @@ use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use dioxus::prelude::*;
 use doorstep_shared::document::{Edit, FieldValue};
 use doorstep_shared::ids::{DocId, ItemId};
-use doorstep_shared::template::{FieldKind, FieldSpec, ListSpec, Template};
+use doorstep_shared::template::{
+    FieldKind, FieldSpec, ListSpec, Template, choice_label, entry_noun,
+};
 use serde_json::Value;
 
 use crate::platform;
@@ -128,23 +130,6 @@ fn ListBlock(doc: DocId, list: &'static ListSpec, entries: Value, editable: Edit
     }
 }
 
-/// What one entry of a list is called.
-fn entry_noun(list: &str) -> &'static str {
-    match list {
-        "exchanges" => "exchange",
-        "members" => "member",
-        "quotes" => "quote",
-        "decisions" => "decision",
-        "tasks" => "task",
-        "sections" => "section",
-        "contacts" => "contact",
-        "household" => "household member",
-        "consents" => "consent",
-        "goals" => "goal",
-        _ => "entry",
-    }
-}
-
 fn save(
     mut session: Session,
     doc: DocId,
@@ -210,7 +195,7 @@ fn Field(
                                         save(session, doc, &item, spec.name, FieldValue::Text(option.to_owned()));
                                     }
                                 },
-                                "{humanize(option)}"
+                                "{choice_label(option)}"
                             }
                         }
                     }
@@ -266,6 +251,113 @@ fn Field(
                 }
             }
         }
+        FieldKind::Scale { min, max } => {
+            let chosen = value.as_i64();
+            rsx! {
+                div { class: "field scale", role: "group", "aria-label": spec.label,
+                    span { class: "label", "{spec.label}" }
+                    div { class: "choices",
+                        for point in min..=max {
+                            button {
+                                key: "{point}",
+                                class: if chosen == Some(point) { "choice selected" } else { "choice" },
+                                "aria-pressed": "{chosen == Some(point)}",
+                                disabled: !editable,
+                                onclick: {
+                                    let item = item.clone();
+                                    move |_| {
+                                        save(session, doc, &item, spec.name, FieldValue::Number(point));
+                                    }
+                                },
+                                "{point}"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        FieldKind::Goal => {
+            let chosen = value.as_str().unwrap_or_default().to_owned();
+            let goals = session
+                .read(|store| {
+                    let case = match doc {
+                        DocId::Case(case) => case,
+                        DocId::Record(record) => store.record(record)?.case_id,
+                    };
+                    Ok(store.case(case)?.profile.goals)
+                })
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            rsx! {
+                div { class: "field goal-choice", role: "group", "aria-label": spec.label,
+                    span { class: "label", "{spec.label}" }
+                    if goals.is_empty() {
+                        p { class: "meta", "The case has no goals yet: add them in its profile." }
+                    }
+                    div { class: "choices",
+                        for goal in goals {
+                            button {
+                                key: "{goal.id}",
+                                class: if chosen == goal.id.to_string() { "choice selected" } else { "choice" },
+                                "aria-pressed": "{chosen == goal.id.to_string()}",
+                                disabled: !editable,
+                                onclick: {
+                                    let item = item.clone();
+                                    let id = goal.id.to_string();
+                                    move |_| {
+                                        save(session, doc, &item, spec.name, FieldValue::Text(id.clone()));
+                                    }
+                                },
+                                "{short(&goal.goal)}"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        FieldKind::Case => {
+            let chosen = value.as_str().unwrap_or_default().to_owned();
+            // The clients whose cases this device holds: a group's facilitators link the
+            // members they can see.
+            let clients = session
+                .read(|store| store.caseload(platform::now()))
+                .and_then(Result::ok)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|case| !case.is_group)
+                .collect::<Vec<_>>();
+            let options = clients
+                .into_iter()
+                .map(|case| (case.id.to_string(), case.client_name))
+                .collect();
+            rsx! {
+                Reference { doc, item, spec, chosen, none: "Not a client (or not linked)", options, editable }
+            }
+        }
+        FieldKind::Member => {
+            let chosen = value.as_str().unwrap_or_default().to_owned();
+            let members = session
+                .read(|store| {
+                    let group = match doc {
+                        DocId::Case(case) => case,
+                        DocId::Record(record) => store.record(record)?.case_id,
+                    };
+                    Ok(store
+                        .case(group)?
+                        .group
+                        .map(|group| group.members)
+                        .unwrap_or_default())
+                })
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let options = members
+                .into_iter()
+                .map(|member| (member.id.to_string(), member.name))
+                .collect();
+            rsx! {
+                Reference { doc, item, spec, chosen, none: "Someone not listed", options, editable }
+            }
+        }
         FieldKind::Number => {
             let shown = value
                 .as_i64()
@@ -289,6 +381,48 @@ fn Field(
                 }
             }
         }
+    }
+}
+
+/// A field that names one of `options` (value, label) by its id: a client's case, a group's
+/// member; `none` is the choice of naming none.
+#[component]
+fn Reference(
+    doc: DocId,
+    item: Option<(String, ItemId)>,
+    spec: &'static FieldSpec,
+    chosen: String,
+    none: &'static str,
+    options: Vec<(String, String)>,
+    editable: bool,
+) -> Element {
+    let session = Session::get();
+    rsx! {
+        label { class: "field",
+            span { class: "label", "{spec.label}" }
+            select {
+                name: spec.name,
+                disabled: !editable,
+                onchange: move |event| {
+                    let value = if event.value().is_empty() { FieldValue::Empty } else { FieldValue::Text(event.value()) };
+                    save(session, doc, &item, spec.name, value);
+                },
+                option { value: "", selected: chosen.is_empty(), "{none}" }
+                for (value, label) in options {
+                    option { key: "{value}", selected: chosen == value, value: "{value}", "{label}" }
+                }
+            }
+        }
+    }
+}
+
+/// A goal's words cut to fit a button: its first 60 characters.
+fn short(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None if text.is_empty() => "(goal without words yet)".to_owned(),
+        None => text.to_owned(),
     }
 }
 

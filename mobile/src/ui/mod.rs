@@ -13,13 +13,18 @@
 
 mod case;
 mod caseload;
+mod closing;
+mod consent;
 mod form;
+mod goals;
+mod groups;
 mod history;
 mod record;
 mod sign_in;
 mod sync_panel;
 mod unlock;
 mod update;
+mod visit_times;
 
 use std::time::Duration;
 
@@ -32,6 +37,7 @@ use crate::sync_engine;
 
 use case::{CaseView, NewCase, Profile};
 use caseload::{Caseload, Overdue};
+use closing::{CloseCase, TransferCase};
 use history::{CaseHistory, History};
 use record::RecordView;
 use sign_in::SignIn;
@@ -65,6 +71,12 @@ pub enum Route {
         /// A case's full profile: consents, goals, household, contacts, team, status.
         #[route("/cases/:id/profile")]
         Profile { id: CaseId },
+        /// Closing a case: its summary, what is still open, the closure.
+        #[route("/cases/:id/close")]
+        CloseCase { id: CaseId },
+        /// Transferring a case: its handover summary, the receiving team.
+        #[route("/cases/:id/transfer")]
+        TransferCase { id: CaseId },
         /// A record's editor, review and timeliness.
         #[route("/records/:id")]
         RecordView { id: RecordId },
@@ -92,6 +104,8 @@ impl Route {
             Route::NewCase {} => "New case",
             Route::CaseView { .. } => "Case",
             Route::Profile { .. } => "Case profile",
+            Route::CloseCase { .. } => "Close the case",
+            Route::TransferCase { .. } => "Transfer the case",
             Route::RecordView { .. } => "Record",
             Route::History { .. } | Route::CaseHistory { .. } => "History",
             Route::SyncPanel {} => "Sync",
@@ -104,7 +118,9 @@ impl Route {
     pub fn parent(&self, case: Option<CaseId>) -> Option<Route> {
         match self {
             Route::Caseload {} => None,
-            Route::Profile { id } => Some(Route::CaseView { id: *id }),
+            Route::Profile { id } | Route::CloseCase { id } | Route::TransferCase { id } => {
+                Some(Route::CaseView { id: *id })
+            }
             Route::RecordView { .. } => {
                 Some(case.map_or(Route::Caseload {}, |id| Route::CaseView { id }))
             }

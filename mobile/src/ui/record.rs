@@ -3,7 +3,7 @@
 use chrono::Local;
 use dioxus::prelude::*;
 use doorstep_shared::ids::{DocId, RecordId};
-use doorstep_shared::model::{Record, RecordBody, RecordStatus, ReviewAction};
+use doorstep_shared::model::{ConsentScope, Record, RecordBody, RecordStatus, ReviewAction};
 use doorstep_shared::store::Refused;
 use serde_json::Value;
 
@@ -13,8 +13,10 @@ use crate::presenters::timeliness::{timeliness, when};
 use crate::session::Session;
 use crate::ui::Route;
 
+use super::consent::ConsentWarning;
 use super::form::{Editable, TemplateForm};
 use super::humanize;
+use super::visit_times::VisitTimesPanel;
 
 /// A record's body as the form reads it: field names as in its template.
 pub fn body_values(body: &RecordBody) -> Value {
@@ -23,6 +25,8 @@ pub fn body_values(body: &RecordBody) -> Value {
         RecordBody::ProcessRecording(body) => serde_json::to_value(body),
         RecordBody::CaseNote(body) => serde_json::to_value(body),
         RecordBody::GroupSession(body) => serde_json::to_value(body),
+        RecordBody::ClosingSummary(body) => serde_json::to_value(body),
+        RecordBody::HandoverSummary(body) => serde_json::to_value(body),
     }
     .unwrap_or_default()
 }
@@ -52,6 +56,11 @@ pub fn RecordView(id: RecordId) -> Element {
         Editable::None
     };
     let timely = timeliness(&record, now, threshold, zone);
+    let visit_day = record
+        .occurred_start
+        .unwrap_or(record.writing_began)
+        .with_timezone(&zone)
+        .date_naive();
     let template = record.kind().template();
     let values = body_values(&record.body);
     let save_label = session.save.read().label();
@@ -73,6 +82,18 @@ pub fn RecordView(id: RecordId) -> Element {
             }
             if let Some(overdue) = timely.overdue {
                 p { class: "badge overdue", "{overdue}" }
+            }
+            VisitTimesPanel { record: record.clone(), editable: rights.edit }
+            if record.status.author_may_edit() {
+                ConsentWarning {
+                    case_id: record.case_id,
+                    client: case.profile.client_name.clone(),
+                    standing: case.profile.consent_on(ConsentScope::Record, visit_day),
+                    when: record.kind().occasion().map_or_else(
+                        || "on the day it was written".to_owned(),
+                        |occasion| format!("on the day of the {occasion}"),
+                    ),
+                }
             }
             p { class: "save-status", role: "status", "aria-live": "polite", "{save_label}" }
             for refused in refusals {

@@ -27,6 +27,7 @@
 
 mod history;
 mod json;
+mod readable;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
@@ -39,6 +40,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use history::{HistoryEntry, history};
+pub use readable::{FieldChange, ReadableEntry, readable_history, words_changed};
 
 use crate::ids::{CaseId, DocId, IdError, ItemId, RecordId, UserId};
 use crate::model::{
@@ -75,7 +77,7 @@ pub enum DocumentError {
         /// The field.
         field: String,
         /// What it takes.
-        expected: &'static str,
+        expected: String,
     },
     /// The record's status does not allow this.
     #[error("the record is {status}: {action} is not allowed")]
@@ -94,6 +96,12 @@ pub enum DocumentError {
     /// A field a text is required in was left empty.
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    /// A disclosure lacks its recipient, its content or its basis.
+    #[error("{0}")]
+    Disclosure(#[from] crate::model::DisclosureError),
+    /// The visit's or session's times are missing or do not make sense.
+    #[error("{0}")]
+    VisitTimes(VisitTimesError),
     /// The document does not have the layout this version writes.
     #[error("malformed document: {0}")]
     Malformed(String),
@@ -186,6 +194,12 @@ pub enum Action {
     Team,
     /// A case event (referral, transfer, closure, reopening) was recorded.
     CaseEvent,
+    /// Information shared with another agency was recorded.
+    Disclosure,
+    /// The server wrote a group session's day and attendance into a member's own case.
+    GroupAttendance,
+    /// The worker entered or changed when the visit or session took place.
+    VisitTimes,
 }
 
 /// A value to put into a field; which ones a field takes depends on its [`FieldKind`].
@@ -306,13 +320,69 @@ impl Edit {
     }
 }
 
-/// When the visit or session took place, by the device's clock.
+/// When the visit or session took place, as the worker entered it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Occurrence {
     /// When it began.
     pub start: Option<DateTime<Utc>>,
     /// When it ended.
     pub end: Option<DateTime<Utc>>,
+}
+
+/// How far a visit's end may lie ahead of the writing device's clock: clocks drift, and a
+/// worker rounds "just now" up to the next five minutes.
+const VISIT_END_SLACK_MINUTES: i64 = 10;
+
+/// Why a visit's times are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VisitTimesError {
+    /// One of the two is missing.
+    #[error("enter both when it started and when it ended")]
+    Incomplete,
+    /// The end comes before the start.
+    #[error("it must end after it starts")]
+    EndsBeforeStart,
+    /// The end lies in the future: records are written about what took place.
+    #[error("it cannot end in the future")]
+    EndsInFuture,
+    /// A record goes for review only with its times.
+    #[error("enter when it started and ended before submitting")]
+    MissingAtSubmission,
+}
+
+impl Occurrence {
+    /// From `start` to `end`.
+    pub fn between(start: DateTime<Utc>, end: DateTime<Utc>) -> Occurrence {
+        Occurrence {
+            start: Some(start),
+            end: Some(end),
+        }
+    }
+
+    /// Whether neither time is entered.
+    pub fn is_empty(&self) -> bool {
+        self.start.is_none() && self.end.is_none()
+    }
+
+    /// Whether both times are entered.
+    pub fn is_complete(&self) -> bool {
+        self.start.is_some() && self.end.is_some()
+    }
+
+    /// Checks times a worker entered at `now`: both of them, the end after the start and not
+    /// in the future.
+    pub fn check(&self, now: DateTime<Utc>) -> Result<(), VisitTimesError> {
+        let (Some(start), Some(end)) = (self.start, self.end) else {
+            return Err(VisitTimesError::Incomplete);
+        };
+        if end < start {
+            return Err(VisitTimesError::EndsBeforeStart);
+        }
+        if end > now + chrono::Duration::minutes(VISIT_END_SLACK_MINUTES) {
+            return Err(VisitTimesError::EndsInFuture);
+        }
+        Ok(())
+    }
 }
 
 /// A case or record document, and the changes this device made to it that have not been
@@ -334,21 +404,81 @@ impl Document {
     ) -> Result<Document, DocumentError> {
         let mut document = Document::blank(writer);
         let doc = &mut document.doc;
-        put_header(doc, "case", &id.to_string(), writer, now)?;
-        let status = doc.put_object(ROOT, "status", ObjType::Map)?;
-        doc.put(&status, "state", "open")?;
-        doc.put(&status, "reason", "")?;
-        doc.put(&status, "outcome", "")?;
-        let team = doc.put_object(ROOT, "team", ObjType::Map)?;
-        doc.put(&team, writer.user.as_str(), TeamRole::Worker.as_str())?;
-        doc.put_object(ROOT, "events", ObjType::List)?;
+        put_case_header(doc, id, writer, now)?;
         let body = put_body(doc, &template::CASE)?;
         doc.put(&body, "client_name", client_name)?;
         document.commit(Action::Create, Vec::new(), now);
         Ok(document)
     }
 
-    /// Starts a new record of `kind` on a case, in draft, with writing begun `now`.
+    /// Starts a new group called `name`, with the writer on its team (its facilitators) as
+    /// its worker. A group is a case document of the kind `group`: its team, sessions,
+    /// sync and access are a case's.
+    pub fn new_group(
+        writer: &Writer,
+        id: CaseId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Document, DocumentError> {
+        let mut document = Document::blank(writer);
+        let doc = &mut document.doc;
+        put_case_header(doc, id, writer, now)?;
+        doc.put(ROOT, "case_kind", "group")?;
+        let body = put_body(doc, &template::GROUP)?;
+        doc.put(&body, "name", name)?;
+        document.commit(Action::Create, Vec::new(), now);
+        Ok(document)
+    }
+
+    /// Whether this is a group's document.
+    pub fn is_group(&self) -> bool {
+        read_str(&self.doc, &ROOT, "case_kind").is_ok_and(|kind| kind == "group")
+    }
+
+    /// Writes into a member's own case one group session's day and their attendance, under
+    /// `key` (`<session>/<member>`), or takes it out with `None`; returns whether it changed.
+    /// The server writes this, as it reads the group's session records: no device's change
+    /// to it is accepted.
+    pub fn set_group_attendance(
+        &mut self,
+        writer: &Writer,
+        key: &str,
+        entry: Option<&crate::model::GroupAttendance>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DocumentError> {
+        self.expect_doc_type("case")?;
+        let current = self.case()?.group_attendance.get(key).cloned();
+        if current.as_ref() == entry {
+            return Ok(false);
+        }
+        self.prepare(writer)?;
+        let result = (|| {
+            let map = match self.doc.get(ROOT, "group_attendance")? {
+                Some((automerge::Value::Object(ObjType::Map), map)) => map,
+                _ => self
+                    .doc
+                    .put_object(ROOT, "group_attendance", ObjType::Map)?,
+            };
+            match entry {
+                None => self.doc.delete(&map, key)?,
+                Some(entry) => {
+                    let item = self.doc.put_object(&map, key, ObjType::Map)?;
+                    self.doc.put(&item, "group", entry.group.as_str())?;
+                    self.doc.put(&item, "on", entry.on.to_string())?;
+                    if let Some(attendance) = entry.attendance {
+                        self.doc.put(&item, "attendance", attendance.as_str())?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        let path = vec![format!("group_attendance/{key}")];
+        self.finish(result, Action::GroupAttendance, path, now)?;
+        Ok(true)
+    }
+
+    /// Starts a new record of `kind` on a case, in draft, with writing begun `now`. The visit's
+    /// times are what the worker entered, or empty until they do ([`Document::set_occurrence`]).
     pub fn new_record(
         writer: &Writer,
         id: RecordId,
@@ -357,6 +487,9 @@ impl Document {
         occurred: Occurrence,
         now: DateTime<Utc>,
     ) -> Result<Document, DocumentError> {
+        if !occurred.is_empty() {
+            occurred.check(now).map_err(DocumentError::VisitTimes)?;
+        }
         let mut document = Document::blank(writer);
         let doc = &mut document.doc;
         put_header(doc, "record", &id.to_string(), writer, now)?;
@@ -552,9 +685,38 @@ impl Document {
         self.finish(result, edit.action(), edit.paths(), now)
     }
 
+    /// Applies several edits as one user action, in one change: recording a consent sets its
+    /// scope, date and manner together.
+    pub fn edit_all(
+        &mut self,
+        writer: &Writer,
+        edits: &[Edit],
+        now: DateTime<Utc>,
+    ) -> Result<(), DocumentError> {
+        let template = self.template()?;
+        for edit in edits {
+            let spec = self.check_edit(template, edit)?;
+            self.check_may_edit(spec.is_some_and(|spec| spec.review))?;
+        }
+        self.prepare(writer)?;
+        let mut paths = Vec::new();
+        let result = edits.iter().try_for_each(|edit| {
+            paths.extend(edit.paths());
+            apply_edit(&mut self.doc, template, edit)
+        });
+        let action = edits.first().map_or(Action::Edit, Edit::action);
+        self.finish(result, action, paths, now)
+    }
+
     /// Submits a draft or returned record for review.
     pub fn submit(&mut self, writer: &Writer, now: DateTime<Utc>) -> Result<(), DocumentError> {
         self.move_status(RecordStatus::Submitted, "submit")?;
+        let kind: RecordKind = read_str(&self.doc, &ROOT, "kind")?.parse()?;
+        if kind.occasion().is_some() && !self.occurrence()?.is_complete() {
+            return Err(DocumentError::VisitTimes(
+                VisitTimesError::MissingAtSubmission,
+            ));
+        }
         self.prepare(writer)?;
         let result = (|| {
             self.doc
@@ -563,6 +725,54 @@ impl Document {
             Ok(())
         })();
         self.finish(result, Action::Submit, vec!["status".into()], now)
+    }
+
+    /// Enters or corrects when the visit or session took place, while the author may still
+    /// edit the record; returns whether anything changed. The change is its own entry in the
+    /// history, so a correction made later shows, with its time and writer.
+    pub fn set_occurrence(
+        &mut self,
+        writer: &Writer,
+        occurred: Occurrence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DocumentError> {
+        occurred.check(now).map_err(DocumentError::VisitTimes)?;
+        self.check_may_edit(false)?;
+        if self.occurrence()? == occurred {
+            return Ok(false);
+        }
+        let (Some(start), Some(end)) = (occurred.start, occurred.end) else {
+            unreachable!("checked complete above");
+        };
+        self.prepare(writer)?;
+        let result = (|| {
+            self.doc.put(ROOT, "occurred_start", timestamp(start))?;
+            self.doc.put(ROOT, "occurred_end", timestamp(end))?;
+            Ok(())
+        })();
+        let fields = vec!["occurred_start".into(), "occurred_end".into()];
+        self.finish(result, Action::VisitTimes, fields, now)?;
+        Ok(true)
+    }
+
+    /// When the visit or session took place, as entered so far.
+    pub fn occurrence(&self) -> Result<Occurrence, DocumentError> {
+        self.expect_doc_type("record")?;
+        let read = |key: &str| -> Result<Option<DateTime<Utc>>, DocumentError> {
+            match self.doc.get(ROOT, key)? {
+                Some((automerge::Value::Scalar(value), _)) => match value.as_ref() {
+                    automerge::ScalarValue::Timestamp(millis) => {
+                        Ok(DateTime::from_timestamp_millis(*millis))
+                    }
+                    _ => Err(DocumentError::Malformed(format!("{key} is not a time"))),
+                },
+                _ => Ok(None),
+            }
+        };
+        Ok(Occurrence {
+            start: read("occurred_start")?,
+            end: read("occurred_end")?,
+        })
     }
 
     /// Adds a reviewer's comment on the whole record.
@@ -736,40 +946,112 @@ impl Document {
         Ok(changes)
     }
 
-    /// Records a referral, transfer, closure or reopening, and moves the case's status.
+    /// Records something that happened to the case, on the day it happened; a referral,
+    /// transfer, closure or reopening also moves the case's status.
     pub fn record_case_event(
         &mut self,
         writer: &Writer,
-        kind: CaseEventKind,
-        reason: &str,
-        outcome: &str,
+        event: &crate::model::CaseEventDraft,
         now: DateTime<Utc>,
     ) -> Result<ItemId, DocumentError> {
         self.expect_doc_type("case")?;
-        if reason.trim().is_empty() {
+        if event.reason.trim().is_empty() {
             return Err(DocumentError::Empty("the reason"));
+        }
+        if event.kind == CaseEventKind::Other && event.label.trim().is_empty() {
+            return Err(DocumentError::Empty("what to call the event"));
+        }
+        if event.summary.is_none() {
+            match event.kind {
+                CaseEventKind::Closure => return Err(DocumentError::Empty("the closing summary")),
+                CaseEventKind::Transfer => {
+                    return Err(DocumentError::Empty("the handover summary"));
+                }
+                _ => {}
+            }
         }
         self.prepare(writer)?;
         let id = ItemId::random();
         let result = (|| {
             let events = object(&self.doc, &ROOT, "events")?;
             let index = self.doc.length(&events);
-            let event = self.doc.insert_object(&events, index, ObjType::Map)?;
-            self.doc.put(&event, "id", id.to_string())?;
-            self.doc.put(&event, "kind", kind.as_str())?;
-            self.doc.put(&event, "at", timestamp(now))?;
-            self.doc.put(&event, "by", writer.user.as_str())?;
-            self.doc.put(&event, "reason", reason)?;
-            self.doc.put(&event, "outcome", outcome)?;
-            let status = object(&self.doc, &ROOT, "status")?;
-            self.doc
-                .put(&status, "state", kind.resulting_state().as_str())?;
-            self.doc.put(&status, "reason", reason)?;
-            self.doc.put(&status, "outcome", outcome)?;
+            let entry = self.doc.insert_object(&events, index, ObjType::Map)?;
+            self.doc.put(&entry, "id", id.to_string())?;
+            self.doc.put(&entry, "kind", event.kind.as_str())?;
+            if event.kind == CaseEventKind::Other {
+                self.doc.put(&entry, "label", event.label.trim())?;
+            }
+            self.doc.put(&entry, "on", event.on.to_string())?;
+            self.doc.put(&entry, "at", timestamp(now))?;
+            self.doc.put(&entry, "by", writer.user.as_str())?;
+            self.doc.put(&entry, "reason", event.reason.as_str())?;
+            self.doc.put(&entry, "outcome", event.outcome.as_str())?;
+            if let Some(summary) = event.summary {
+                self.doc.put(&entry, "summary", summary.to_string())?;
+            }
+            if !event.to_team.trim().is_empty() {
+                self.doc.put(&entry, "to_team", event.to_team.trim())?;
+            }
+            if !event.acknowledged.is_empty() {
+                let list = self.doc.put_object(&entry, "acknowledged", ObjType::List)?;
+                for (index, ack) in event.acknowledged.iter().enumerate() {
+                    let item = self.doc.insert_object(&list, index, ObjType::Map)?;
+                    self.doc.put(&item, "item", ack.item.as_str())?;
+                    self.doc
+                        .put(&item, "description", ack.description.as_str())?;
+                    self.doc.put(&item, "why", ack.why.trim())?;
+                }
+            }
+            if let Some(state) = event.kind.resulting_state() {
+                let status = object(&self.doc, &ROOT, "status")?;
+                self.doc.put(&status, "state", state.as_str())?;
+                self.doc.put(&status, "reason", event.reason.as_str())?;
+                self.doc.put(&status, "outcome", event.outcome.as_str())?;
+            }
             Ok(())
         })();
-        let path = vec![format!("events/{id}"), "status".into()];
+        let mut path = vec![format!("events/{id}")];
+        if event.kind.resulting_state().is_some() {
+            path.push("status".into());
+        }
         self.finish(result, Action::CaseEvent, path, now)?;
+        Ok(id)
+    }
+
+    /// Records that information from the case was shared with another agency. Checked
+    /// against the case's consents: it rests on a consent to share that held on the day, or
+    /// on a reason given for sharing without one.
+    pub fn record_disclosure(
+        &mut self,
+        writer: &Writer,
+        draft: &crate::model::DisclosureDraft,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, DocumentError> {
+        self.case()?.profile.check_disclosure(draft)?;
+        self.prepare(writer)?;
+        let id = ItemId::random();
+        let result = (|| {
+            let disclosures = match self.doc.get(ROOT, "disclosures")? {
+                Some((automerge::Value::Object(ObjType::List), list)) => list,
+                // Only cases opened before disclosures were recorded lack the list.
+                _ => self.doc.put_object(ROOT, "disclosures", ObjType::List)?,
+            };
+            let index = self.doc.length(&disclosures);
+            let entry = self.doc.insert_object(&disclosures, index, ObjType::Map)?;
+            self.doc.put(&entry, "id", id.to_string())?;
+            self.doc.put(&entry, "to", draft.to.trim())?;
+            self.doc.put(&entry, "what", draft.what.trim())?;
+            self.doc.put(&entry, "on", draft.on.to_string())?;
+            if let Some(consent) = draft.consent {
+                self.doc.put(&entry, "consent", consent.to_string())?;
+            }
+            self.doc.put(&entry, "basis", draft.basis.trim())?;
+            self.doc.put(&entry, "by", writer.user.as_str())?;
+            self.doc.put(&entry, "recorded_at", timestamp(now))?;
+            Ok(())
+        })();
+        let path = vec![format!("disclosures/{id}")];
+        self.finish(result, Action::Disclosure, path, now)?;
         Ok(id)
     }
 
@@ -821,6 +1103,7 @@ impl Document {
     /// The template this document follows.
     pub fn template(&self) -> Result<&'static Template, DocumentError> {
         match read_str(&self.doc, &ROOT, "doc_type")?.as_str() {
+            "case" if self.is_group() => Ok(&template::GROUP),
             "case" => Ok(&template::CASE),
             _ => Ok(read_str(&self.doc, &ROOT, "kind")?
                 .parse::<RecordKind>()?
@@ -995,6 +1278,26 @@ fn put_header(
     Ok(())
 }
 
+/// A case's (or a group's) header: open, the writer on its team as its worker, no events and
+/// no disclosures yet.
+fn put_case_header(
+    doc: &mut AutoCommit,
+    id: CaseId,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<(), DocumentError> {
+    put_header(doc, "case", &id.to_string(), writer, now)?;
+    let status = doc.put_object(ROOT, "status", ObjType::Map)?;
+    doc.put(&status, "state", "open")?;
+    doc.put(&status, "reason", "")?;
+    doc.put(&status, "outcome", "")?;
+    let team = doc.put_object(ROOT, "team", ObjType::Map)?;
+    doc.put(&team, writer.user.as_str(), TeamRole::Worker.as_str())?;
+    doc.put_object(ROOT, "events", ObjType::List)?;
+    doc.put_object(ROOT, "disclosures", ObjType::List)?;
+    Ok(())
+}
+
 /// Creates the body with every narrative field and every list, empty.
 fn put_body(doc: &mut AutoCommit, template: &Template) -> Result<ObjId, DocumentError> {
     let body = doc.put_object(ROOT, "body", ObjType::Map)?;
@@ -1041,7 +1344,11 @@ fn apply_edit(
         }
         Edit::AddEntry { list, id, after } => {
             let spec = find_list(template, list)?;
-            let list_obj = object(doc, &body, spec.name)?;
+            let list_obj = match doc.get(&body, spec.name)? {
+                Some((automerge::Value::Object(ObjType::List), list_obj)) => list_obj,
+                // Only documents written before the template gained this list lack it.
+                _ => doc.put_object(&body, spec.name, ObjType::List)?,
+            };
             let index = match after {
                 Some(after) => entry_index(doc, &list_obj, list, *after)? + 1,
                 None => doc.length(&list_obj),
@@ -1084,7 +1391,12 @@ fn put_value(
             doc.put(obj, name, text.as_str())?;
         }
         (FieldKind::Flag, FieldValue::Flag(flag)) => doc.put(obj, name, *flag)?,
-        (FieldKind::Number, FieldValue::Number(number)) => doc.put(obj, name, *number)?,
+        (FieldKind::Number | FieldKind::Scale { .. }, FieldValue::Number(number)) => {
+            doc.put(obj, name, *number)?
+        }
+        (FieldKind::Goal | FieldKind::Case | FieldKind::Member, FieldValue::Text(id)) => {
+            doc.put(obj, name, id.as_str())?
+        }
         (FieldKind::Date, FieldValue::Date(date)) => doc.put(obj, name, date.to_string())?,
         (FieldKind::Time, FieldValue::Time(time)) => doc.put(obj, name, timestamp(*time))?,
         (_, FieldValue::Empty) => doc.delete(obj, name)?,
@@ -1114,7 +1426,14 @@ fn check_value(spec: &FieldSpec, value: &FieldValue) -> Result<(), DocumentError
         | (FieldKind::Date, FieldValue::Date(_))
         | (FieldKind::Time, FieldValue::Time(_))
         | (
-            FieldKind::Date | FieldKind::Time | FieldKind::Number | FieldKind::Choice(_),
+            FieldKind::Date
+            | FieldKind::Time
+            | FieldKind::Number
+            | FieldKind::Scale { .. }
+            | FieldKind::Goal
+            | FieldKind::Case
+            | FieldKind::Member
+            | FieldKind::Choice(_),
             FieldValue::Empty,
         ) => return Ok(()),
         (FieldKind::Choice(options), FieldValue::Text(text))
@@ -1122,12 +1441,29 @@ fn check_value(spec: &FieldSpec, value: &FieldValue) -> Result<(), DocumentError
         {
             return Ok(());
         }
-        (FieldKind::Narrative | FieldKind::Line, _) => "text",
-        (FieldKind::Flag, _) => "yes or no",
-        (FieldKind::Number, _) => "a whole number",
-        (FieldKind::Date, _) => "a date",
-        (FieldKind::Time, _) => "a date and time",
-        (FieldKind::Choice(_), _) => "one of its choices",
+        (FieldKind::Scale { min, max }, FieldValue::Number(number))
+            if (min..=max).contains(number) =>
+        {
+            return Ok(());
+        }
+        (FieldKind::Goal | FieldKind::Member, FieldValue::Text(text))
+            if text.parse::<ItemId>().is_ok() =>
+        {
+            return Ok(());
+        }
+        (FieldKind::Case, FieldValue::Text(text)) if text.parse::<CaseId>().is_ok() => {
+            return Ok(());
+        }
+        (FieldKind::Narrative | FieldKind::Line, _) => "text".to_owned(),
+        (FieldKind::Flag, _) => "yes or no".to_owned(),
+        (FieldKind::Number, _) => "a whole number".to_owned(),
+        (FieldKind::Scale { min, max }, _) => format!("a whole number from {min} to {max}"),
+        (FieldKind::Goal, _) => "one of the case's goals".to_owned(),
+        (FieldKind::Case, _) => "a client's case".to_owned(),
+        (FieldKind::Member, _) => "one of the group's members".to_owned(),
+        (FieldKind::Date, _) => "a date".to_owned(),
+        (FieldKind::Time, _) => "a date and time".to_owned(),
+        (FieldKind::Choice(_), _) => "one of its choices".to_owned(),
     };
     Err(DocumentError::WrongValue {
         field: spec.name.to_owned(),
@@ -1233,7 +1569,14 @@ fn case_from_json(mut json: serde_json::Value) -> Result<Case, DocumentError> {
     if let Some(root) = json.as_object_mut()
         && let Some(body) = root.remove("body")
     {
-        root.insert("profile".into(), body);
+        if root.get("case_kind").and_then(|kind| kind.as_str()) == Some("group") {
+            // A group's name stands where a client's would, in every list of cases.
+            let name = body.get("name").cloned().unwrap_or_default();
+            root.insert("profile".into(), serde_json::json!({ "client_name": name }));
+            root.insert("group".into(), body);
+        } else {
+            root.insert("profile".into(), body);
+        }
     }
     serde_json::from_value(json).map_err(|error| DocumentError::Malformed(error.to_string()))
 }

@@ -31,7 +31,8 @@ fn new_visit(worker: &Writer) -> Document {
 
 fn new_draft(writer: &Writer, kind: RecordKind) -> Document {
     let (id, case) = (RecordId::random(), CaseId::random());
-    Document::new_record(writer, id, case, kind, Occurrence::default(), at(0)).unwrap()
+    let visited = Occurrence::between(at(-60), at(-5));
+    Document::new_record(writer, id, case, kind, visited, at(0)).unwrap()
 }
 
 /// A second device that has received everything `document` holds.
@@ -480,9 +481,15 @@ fn a_case_keeps_its_team_status_and_events() {
     document
         .record_case_event(
             &worker,
-            CaseEventKind::Closure,
-            "Goals met",
-            "Discharged to GP",
+            &crate::model::CaseEventDraft {
+                outcome: "Discharged to GP".into(),
+                summary: Some(RecordId::random()),
+                ..crate::model::CaseEventDraft::new(
+                    CaseEventKind::Closure,
+                    at(0).date_naive(),
+                    "Goals met",
+                )
+            },
             at(4),
         )
         .unwrap();
@@ -495,6 +502,7 @@ fn a_case_keeps_its_team_status_and_events() {
     assert_eq!(case.status.outcome, "Discharged to GP");
     assert_eq!(case.events.len(), 1);
     assert_eq!(case.events[0].kind, CaseEventKind::Closure);
+    assert_eq!(case.events[0].day(), at(0).date_naive());
     assert_eq!(
         case.profile.consents[0].scope,
         Some(crate::model::ConsentScope::Record)
@@ -591,4 +599,288 @@ fn bytes_that_do_not_parse_whole_are_refused() {
     assert!(target.apply_remote(&bytes).is_err());
     assert!(target.apply_remote(b"garbage").is_err());
     assert_eq!(target.heads(), before);
+}
+
+#[test]
+fn visit_times_are_entered_by_the_worker_and_required_for_review() {
+    let worker = writer("amara");
+    let (id, case) = (RecordId::random(), CaseId::random());
+    let kind = RecordKind::CaseNote;
+    let mut document =
+        Document::new_record(&worker, id, case, kind, Occurrence::default(), at(0)).unwrap();
+    assert_eq!(document.occurrence().unwrap(), Occurrence::default());
+    assert!(matches!(
+        document.submit(&worker, at(1)),
+        Err(DocumentError::VisitTimes(
+            VisitTimesError::MissingAtSubmission
+        ))
+    ));
+    // Times that cannot be are refused, with nothing written.
+    let refused = [
+        (
+            Occurrence::between(at(-30), at(-60)),
+            VisitTimesError::EndsBeforeStart,
+        ),
+        (
+            Occurrence::between(at(-30), at(60)),
+            VisitTimesError::EndsInFuture,
+        ),
+        (
+            Occurrence {
+                start: Some(at(-30)),
+                end: None,
+            },
+            VisitTimesError::Incomplete,
+        ),
+    ];
+    for (times, error) in refused {
+        assert!(matches!(
+            document.set_occurrence(&worker, times, at(2)),
+            Err(DocumentError::VisitTimes(refused)) if refused == error
+        ));
+    }
+    let entered = Occurrence::between(at(-90), at(-30));
+    assert!(document.set_occurrence(&worker, entered, at(3)).unwrap());
+    assert!(!document.set_occurrence(&worker, entered, at(4)).unwrap());
+    let corrected = Occurrence::between(at(-120), at(-45));
+    assert!(document.set_occurrence(&worker, corrected, at(5)).unwrap());
+    let record = document.record().unwrap();
+    assert_eq!(
+        (record.occurred_start, record.occurred_end),
+        (corrected.start, corrected.end)
+    );
+    // Each entry and correction is its own change in the history, with its time.
+    let changes: Vec<_> = history(&mut document)
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.action == Some(Action::VisitTimes))
+        .map(|entry| entry.at)
+        .collect();
+    assert_eq!(changes, [at(3), at(5)]);
+    document.submit(&worker, at(6)).unwrap();
+    assert!(matches!(
+        document.set_occurrence(&worker, entered, at(7)),
+        Err(DocumentError::NotAllowed { .. })
+    ));
+}
+
+#[test]
+fn ratings_are_held_to_their_scale() {
+    let worker = writer("amara");
+    let mut document = new_draft(&worker, RecordKind::GroupSession);
+    let (add, member) = Edit::append("members");
+    document.edit(&worker, &add, at(1)).unwrap();
+    for rating in [0, 6, -1] {
+        let off = Edit::set_in("members", member, "rating", FieldValue::Number(rating));
+        assert!(matches!(
+            document.edit(&worker, &off, at(2)),
+            Err(DocumentError::WrongValue { .. })
+        ));
+    }
+    let on = Edit::set_in("members", member, "rating", FieldValue::Number(5));
+    document.edit(&worker, &on, at(3)).unwrap();
+    let mut visit = new_draft(&worker, RecordKind::HomeVisit);
+    let (add, link) = Edit::append("goal_progress");
+    visit.edit(&worker, &add, at(1)).unwrap();
+    let not_a_goal = Edit::set_in("goal_progress", link, "goal", FieldValue::Text("x".into()));
+    assert!(visit.edit(&worker, &not_a_goal, at(2)).is_err());
+    let goal = Edit::set_in(
+        "goal_progress",
+        link,
+        "goal",
+        FieldValue::Text(ItemId::random().to_string()),
+    );
+    visit.edit(&worker, &goal, at(3)).unwrap();
+}
+
+#[test]
+fn several_edits_of_one_action_are_one_change() {
+    let worker = writer("amara");
+    let mut case = Document::new_case(&worker, CaseId::random(), "Client", at(0)).unwrap();
+    let before = history(&mut case).unwrap().len();
+    let consent = ItemId::random();
+    let edits = [
+        Edit::AddEntry {
+            list: "consents".into(),
+            id: consent,
+            after: None,
+        },
+        Edit::set_in(
+            "consents",
+            consent,
+            "scope",
+            FieldValue::Text("record".into()),
+        ),
+        Edit::set_in(
+            "consents",
+            consent,
+            "given_on",
+            FieldValue::Date(at(0).date_naive()),
+        ),
+    ];
+    case.edit_all(&worker, &edits, at(1)).unwrap();
+    assert_eq!(history(&mut case).unwrap().len(), before + 1);
+    let profile = case.case().unwrap().profile;
+    assert!(
+        profile
+            .consent_on(crate::model::ConsentScope::Record, at(0).date_naive())
+            .holds()
+    );
+    // One edit that does not fit refuses the whole action.
+    let broken = [
+        Edit::AddEntry {
+            list: "consents".into(),
+            id: ItemId::random(),
+            after: None,
+        },
+        Edit::set_in("consents", consent, "scope", FieldValue::Text("all".into())),
+    ];
+    assert!(case.edit_all(&worker, &broken, at(2)).is_err());
+    assert_eq!(case.case().unwrap().profile.consents.len(), 1);
+}
+
+#[test]
+fn a_case_file_written_before_a_list_existed_gains_it_on_first_entry() {
+    let worker = writer("amara");
+    let mut case = Document::new_case(&worker, CaseId::random(), "Client", at(0)).unwrap();
+    // As a case opened by an earlier version: no decisions list in its body.
+    let body = object(&case.doc, &ROOT, "body").unwrap();
+    case.doc.delete(&body, "decisions").unwrap();
+    case.doc.commit();
+    let (add, decision) = Edit::append("decisions");
+    case.edit(&worker, &add, at(1)).unwrap();
+    let why = Edit::set_in(
+        "decisions",
+        decision,
+        "rationale",
+        FieldValue::Text("Risk to her mood.".into()),
+    );
+    case.edit(&worker, &why, at(2)).unwrap();
+    assert_eq!(
+        case.case().unwrap().profile.decisions[0].rationale,
+        "Risk to her mood."
+    );
+}
+
+#[test]
+fn the_readable_history_speaks_the_forms_language() {
+    let (amara, ben, grace) = (writer("amara"), writer("ben"), writer("grace"));
+    let mut document = new_draft(&amara, RecordKind::HomeVisit);
+    // A burst of typing: three saves within a few minutes are one entry.
+    for (minute, text) in [
+        (1, "Cold flat"),
+        (2, "Cold flat, heater"),
+        (4, "Cold flat, heater broken."),
+    ] {
+        document
+            .edit(&amara, &Edit::text("observed_home", text), at(minute))
+            .unwrap();
+    }
+    let (add, decision) = Edit::append("decisions");
+    document.edit(&amara, &add, at(5)).unwrap();
+    let why = Edit::set_in(
+        "decisions",
+        decision,
+        "rationale",
+        FieldValue::Text("The cold is a risk to her health.".into()),
+    );
+    document.edit(&amara, &why, at(6)).unwrap();
+    // Ben, later, replaces a word of hers.
+    let mut bens = replica(&mut document);
+    bens.edit(
+        &ben,
+        &Edit::text("observed_home", "Cold flat, boiler broken."),
+        at(30),
+    )
+    .unwrap();
+    document.apply_remote(&bens.save()).unwrap();
+    document.submit(&amara, at(40)).unwrap();
+    document.finalise(&grace, at(50)).unwrap();
+
+    let entries = readable_history(&mut document).unwrap();
+    let summaries: Vec<_> = entries.iter().map(|entry| entry.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        [
+            "Home visit started by amara",
+            "Edited by amara",
+            "Decision added by amara",
+            "Edited by amara",
+            "Edited by ben",
+            "Submitted for review by amara",
+            "Approved by grace",
+            "Signed by grace",
+        ]
+    );
+    let typing = &entries[1];
+    assert_eq!((typing.changes, typing.from, typing.to), (3, at(1), at(4)));
+    assert_eq!(typing.fields[0].label, "Observed: the home");
+    assert_eq!(typing.fields[0].added, ["Cold flat, heater broken."]);
+    let rationale = &entries[3].fields[0];
+    assert_eq!(rationale.label, "Decisions › Decision 1 › Why");
+    assert_eq!(rationale.added, ["The cold is a risk to her health."]);
+    let bens_change = &entries[4].fields[0];
+    assert_eq!(bens_change.added, ["boiler"]);
+    assert_eq!(bens_change.removed, ["heater"]);
+    assert_eq!(entries[5].fields[0].label, "Status");
+    assert_eq!(entries[5].fields[0].now.as_deref(), Some("submitted"));
+    assert!(entries.iter().all(|entry| !entry.after_signoff));
+}
+
+#[test]
+fn words_changed_are_runs_of_text_not_characters() {
+    assert_eq!(
+        words_changed("She manages most days.", "She says she manages most days."),
+        (vec!["says she".to_owned()], vec![])
+    );
+    assert_eq!(
+        words_changed("Visit on Friday.", "Visit on Tuesday."),
+        (vec!["Tuesday.".to_owned()], vec!["Friday.".to_owned()])
+    );
+    // The same word twice, and words the text already had elsewhere.
+    assert_eq!(
+        words_changed("no no", "no yes no"),
+        (vec!["yes".to_owned()], vec![])
+    );
+}
+
+#[test]
+fn case_events_are_dated_when_they_happened_and_only_some_move_the_status() {
+    let worker = writer("amara");
+    let mut document = Document::new_case(&worker, CaseId::random(), "Client", at(0)).unwrap();
+    let hearing_day = NaiveDate::from_ymd_opt(2026, 2, 20).unwrap();
+    let event = |kind, label: &str| crate::model::CaseEventDraft {
+        label: label.into(),
+        ..crate::model::CaseEventDraft::new(kind, hearing_day, "Child arrangements")
+    };
+    document
+        .record_case_event(&worker, &event(CaseEventKind::CourtHearing, ""), at(60))
+        .unwrap();
+    assert!(matches!(
+        document.record_case_event(&worker, &event(CaseEventKind::Other, " "), at(61)),
+        Err(DocumentError::Empty(_))
+    ));
+    document
+        .record_case_event(&worker, &event(CaseEventKind::Other, "Moved flat"), at(62))
+        .unwrap();
+    let case = document.case().unwrap();
+    assert_eq!(
+        case.status.state,
+        CaseState::Open,
+        "a hearing does not close a case"
+    );
+    assert_eq!(
+        case.events[0].day(),
+        hearing_day,
+        "the day it happened, not when typed"
+    );
+    assert_eq!(case.events[0].title(), "Court hearing");
+    assert_eq!(case.events[1].title(), "Moved flat");
+    // A closure rests on its closing summary, a transfer on its handover summary.
+    for kind in [CaseEventKind::Closure, CaseEventKind::Transfer] {
+        assert!(matches!(
+            document.record_case_event(&worker, &event(kind, ""), at(63)),
+            Err(DocumentError::Empty(_))
+        ));
+    }
 }

@@ -5,6 +5,9 @@
 //! [`crate::document::Edit`] so that they merge.
 
 mod case;
+mod closing;
+mod goals;
+mod groups;
 mod records;
 
 use std::fmt;
@@ -14,12 +17,22 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use case::{
-    Case, CaseEvent, CaseEventKind, CaseProfile, CaseState, CaseStatus, Consent, ConsentScope,
-    Contact, Goal, GoalState, HouseholdMember, TeamRole,
+    Case, CaseEvent, CaseEventDraft, CaseEventKind, CaseKind, CaseProfile, CaseState, CaseStatus,
+    Consent, ConsentScope, ConsentStanding, Contact, Disclosure, DisclosureDraft, DisclosureError,
+    Goal, GoalProgressEntry, GoalState, HouseholdMember, TeamRole,
+};
+pub use closing::{
+    Acknowledgement, ClosingError, Closure, Outstanding, check_closing, outstanding,
+};
+pub use goals::{GoalTrail, ProgressPoint, goal_trails};
+pub use groups::{
+    GroupAttendance, GroupMemberEntry, GroupObjective, GroupProfile, Register, RegisterRow,
+    attendance_for_cases, register, session_day,
 };
 pub use records::{
-    Attendance, CaseNote, CaseNoteSection, ContactKind, Decision, Exchange, ExchangeMode,
-    GroupMember, GroupSession, HomeVisit, ProcessRecording, Quote, Task,
+    Attendance, CaseNote, CaseNoteSection, ClosingSummary, ContactKind, Decision, Exchange,
+    ExchangeMode, GoalOutcome, GoalProgress, GroupMember, GroupSession, HandoverSummary, HomeVisit,
+    ProcessRecording, Quote, Task,
 };
 
 use crate::ids::{CaseId, ItemId, RecordId, UserId};
@@ -37,11 +50,27 @@ pub enum RecordKind {
     CaseNote,
     /// One meeting of a group.
     GroupSession,
+    /// The summary a case closes with: reason, outcomes against each goal, services referred
+    /// to, what the client was told.
+    ClosingSummary,
+    /// The summary a case is transferred with, for the receiving worker.
+    HandoverSummary,
 }
 
 impl RecordKind {
-    /// Every kind, in the order the app offers them.
-    pub const ALL: [RecordKind; 4] = [
+    /// Every kind.
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::HomeVisit,
+        RecordKind::ProcessRecording,
+        RecordKind::CaseNote,
+        RecordKind::GroupSession,
+        RecordKind::ClosingSummary,
+        RecordKind::HandoverSummary,
+    ];
+
+    /// The kinds a worker starts from a case's page, in the order the app offers them; the
+    /// summaries are started by closing or transferring the case.
+    pub const EVERYDAY: [RecordKind; 4] = [
         RecordKind::HomeVisit,
         RecordKind::ProcessRecording,
         RecordKind::CaseNote,
@@ -55,12 +84,25 @@ impl RecordKind {
             RecordKind::ProcessRecording => &template::PROCESS_RECORDING,
             RecordKind::CaseNote => &template::CASE_NOTE,
             RecordKind::GroupSession => &template::GROUP_SESSION,
+            RecordKind::ClosingSummary => &template::CLOSING_SUMMARY,
+            RecordKind::HandoverSummary => &template::HANDOVER_SUMMARY,
         }
     }
 
     /// The kind's key, as stored (`home_visit`...).
     pub fn as_str(self) -> &'static str {
         self.template().kind
+    }
+
+    /// What the record is about, in a worker's words: "visit", "session" or "contact"; `None`
+    /// for the summaries, which record no meeting and have no visit times.
+    pub fn occasion(self) -> Option<&'static str> {
+        match self {
+            RecordKind::HomeVisit => Some("visit"),
+            RecordKind::ProcessRecording | RecordKind::GroupSession => Some("session"),
+            RecordKind::CaseNote => Some("contact"),
+            RecordKind::ClosingSummary | RecordKind::HandoverSummary => None,
+        }
     }
 }
 
@@ -283,6 +325,10 @@ pub enum RecordBody {
     CaseNote(CaseNote),
     /// A group session record.
     GroupSession(GroupSession),
+    /// A closing summary.
+    ClosingSummary(ClosingSummary),
+    /// A handover summary.
+    HandoverSummary(HandoverSummary),
 }
 
 impl RecordBody {
@@ -293,6 +339,8 @@ impl RecordBody {
             RecordBody::ProcessRecording(_) => RecordKind::ProcessRecording,
             RecordBody::CaseNote(_) => RecordKind::CaseNote,
             RecordBody::GroupSession(_) => RecordKind::GroupSession,
+            RecordBody::ClosingSummary(_) => RecordKind::ClosingSummary,
+            RecordBody::HandoverSummary(_) => RecordKind::HandoverSummary,
         }
     }
 
@@ -308,6 +356,10 @@ impl RecordBody {
             }
             RecordKind::CaseNote => RecordBody::CaseNote(serde_json::from_value(json)?),
             RecordKind::GroupSession => RecordBody::GroupSession(serde_json::from_value(json)?),
+            RecordKind::ClosingSummary => RecordBody::ClosingSummary(serde_json::from_value(json)?),
+            RecordKind::HandoverSummary => {
+                RecordBody::HandoverSummary(serde_json::from_value(json)?)
+            }
         })
     }
 }

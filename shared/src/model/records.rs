@@ -27,6 +27,19 @@ pub struct Quote {
     pub words: String,
 }
 
+/// Progress seen on one of the case's goals during the visit or session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoalProgress {
+    pub id: ItemId,
+    #[serde(default)]
+    pub goal: Option<ItemId>,
+    /// From 1 (none) to 5 (achieved).
+    #[serde(default)]
+    pub rating: Option<i64>,
+    #[serde(default)]
+    pub note: String,
+}
+
 /// Something to do after the visit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
@@ -57,6 +70,7 @@ pub struct HomeVisit {
     pub next_visit: Option<NaiveDate>,
     pub quotes: Vec<Quote>,
     pub decisions: Vec<Decision>,
+    pub goal_progress: Vec<GoalProgress>,
     pub tasks: Vec<Task>,
 }
 
@@ -79,6 +93,9 @@ pub struct Exchange {
     pub mode: ExchangeMode,
     #[serde(default)]
     pub content: String,
+    /// What the client seemed to feel and how they behaved, beside the worker's own feelings.
+    #[serde(default)]
+    pub client_feelings: String,
     #[serde(default)]
     pub feelings: String,
     #[serde(default)]
@@ -97,6 +114,8 @@ pub struct ProcessRecording {
     pub learning_goals: String,
     pub supervisor_overall: String,
     pub exchanges: Vec<Exchange>,
+    pub decisions: Vec<Decision>,
+    pub goal_progress: Vec<GoalProgress>,
 }
 
 /// How the worker was in contact.
@@ -123,8 +142,12 @@ pub struct CaseNoteSection {
 #[serde(default)]
 pub struct CaseNote {
     pub contact: Option<ContactKind>,
+    pub observations: String,
+    pub assessment: String,
     pub sections: Vec<CaseNoteSection>,
+    pub quotes: Vec<Quote>,
     pub decisions: Vec<Decision>,
+    pub goal_progress: Vec<GoalProgress>,
     pub plan: String,
 }
 
@@ -142,6 +165,9 @@ pub enum Attendance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMember {
     pub id: ItemId,
+    /// The member of the group this entry is about ([`crate::model::GroupMemberEntry`]).
+    #[serde(default)]
+    pub member: Option<ItemId>,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -161,10 +187,50 @@ pub struct GroupSession {
     pub session_number: Option<i64>,
     pub facilitators: String,
     pub topics: String,
+    pub observations: String,
+    pub assessment: String,
     pub dynamics: String,
     pub conflicts: String,
     pub progress: String,
     pub next_session: String,
     pub members: Vec<GroupMember>,
+    pub quotes: Vec<Quote>,
     pub decisions: Vec<Decision>,
+}
+
+/// How a goal ended when the case closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoalOutcome {
+    pub id: ItemId,
+    #[serde(default)]
+    pub goal: Option<ItemId>,
+    /// `achieved`, `partly_achieved`, `not_achieved` or `dropped`.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The summary a case closes with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ClosingSummary {
+    pub reason: String,
+    pub work_done: String,
+    pub services_referred: String,
+    pub client_told: String,
+    pub goal_outcomes: Vec<GoalOutcome>,
+}
+
+/// The summary a case is transferred with, for the receiving worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct HandoverSummary {
+    pub receiving_worker: String,
+    pub situation: String,
+    pub risks: String,
+    pub work_in_progress: String,
+    pub next_steps: String,
+    pub client_views: String,
+    pub goal_progress: Vec<GoalProgress>,
 }

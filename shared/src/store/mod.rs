@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 pub use key::{KeyCost, Passphrase};
-pub use queries::{CaseSummary, RecordSummary, SearchHit};
+pub use queries::{CaseSummary, GoalReviewDue, RecordSummary, SearchHit};
 pub use refusals::{Refused, RefusedText};
 
 use crate::document::{
@@ -56,6 +56,15 @@ pub enum StoreError {
     /// The document refused the edit, or holds something this version cannot read.
     #[error(transparent)]
     Document(#[from] DocumentError),
+    /// The case is not a group's.
+    #[error("this is not a group")]
+    NotAGroup,
+    /// The case cannot close yet.
+    #[error(transparent)]
+    Closing(#[from] crate::model::ClosingError),
+    /// The summary named is not one of this case's summaries of that kind.
+    #[error("that is not a {0} of this case")]
+    NotASummary(&'static str),
     /// A file in the store is damaged.
     #[error("the store is damaged: {0}")]
     Corrupt(String),
@@ -315,6 +324,63 @@ impl Store {
         Ok(id)
     }
 
+    /// Starts a new group called `name`, with the signed-in user on its team (its
+    /// facilitators).
+    pub fn create_group(&mut self, name: &str, now: DateTime<Utc>) -> Result<CaseId, StoreError> {
+        let writer = self.writer()?;
+        let id = CaseId::random();
+        let document = Document::new_group(&writer, id, name, now)?;
+        self.insert_new(DocId::Case(id), id, document, now)?;
+        Ok(id)
+    }
+
+    /// Starts a group's session record, with a line in its register for each member of the
+    /// group who has not left by the session's day (attendance left for the facilitator).
+    pub fn start_session(
+        &mut self,
+        group: CaseId,
+        occurred: Occurrence,
+        now: DateTime<Utc>,
+    ) -> Result<RecordId, StoreError> {
+        let profile = self.case(group)?.group.ok_or(StoreError::NotAGroup)?;
+        let record = self.create_record(group, RecordKind::GroupSession, occurred, now)?;
+        let day = occurred.start.unwrap_or(now).date_naive();
+        let mut edits = Vec::new();
+        for member in profile
+            .members
+            .iter()
+            .filter(|member| member.left.is_none_or(|left| left > day))
+        {
+            let entry = ItemId::random();
+            edits.push(Edit::AddEntry {
+                list: "members".into(),
+                id: entry,
+                after: None,
+            });
+            edits.push(Edit::set_in(
+                "members",
+                entry,
+                "member",
+                crate::document::FieldValue::Text(member.id.to_string()),
+            ));
+        }
+        if !edits.is_empty() {
+            self.edit_all(record, &edits, now)?;
+        }
+        Ok(record)
+    }
+
+    /// A group's register: its sessions and each member's attendance, dated in `zone`.
+    pub fn register(
+        &mut self,
+        group: CaseId,
+        zone: chrono::FixedOffset,
+    ) -> Result<crate::model::Register, StoreError> {
+        let profile = self.case(group)?.group.ok_or(StoreError::NotAGroup)?;
+        let records = self.case_records(group)?;
+        Ok(crate::model::register(&profile, &records, zone))
+    }
+
     /// Starts a new record on a case, in draft, with writing begun `now`.
     pub fn create_record(
         &mut self,
@@ -340,6 +406,31 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(doc.into(), now, |document, writer| {
             document.edit(writer, edit, now)
+        })
+    }
+
+    /// Applies several edits as one user action, durably.
+    pub fn edit_all(
+        &mut self,
+        doc: impl Into<DocId>,
+        edits: &[Edit],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(doc.into(), now, |document, writer| {
+            document.edit_all(writer, edits, now)
+        })
+    }
+
+    /// Enters or corrects when a record's visit or session took place; returns whether
+    /// anything changed.
+    pub fn set_visit_times(
+        &mut self,
+        record: RecordId,
+        occurred: Occurrence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(record.into(), now, |document, writer| {
+            document.set_occurrence(writer, occurred, now)
         })
     }
 
@@ -394,18 +485,127 @@ impl Store {
         })
     }
 
-    /// Records a referral, transfer, closure or reopening of a case.
+    /// Records something that happened to a case, on the day it happened.
     pub fn record_case_event(
         &mut self,
         case: CaseId,
-        kind: CaseEventKind,
-        reason: &str,
-        outcome: &str,
+        event: &crate::model::CaseEventDraft,
         now: DateTime<Utc>,
     ) -> Result<ItemId, StoreError> {
         self.write(case.into(), now, |document, writer| {
-            document.record_case_event(writer, kind, reason, outcome, now)
+            document.record_case_event(writer, event, now)
         })
+    }
+
+    /// The case's records, read whole.
+    fn case_records(&mut self, case: CaseId) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
+        for summary in self.records_of_case(case)? {
+            records.push(self.record(summary.id)?);
+        }
+        Ok(records)
+    }
+
+    /// What is still open on a case: records not signed and tasks not done, dated in `zone`.
+    pub fn closing_checklist(
+        &mut self,
+        case: CaseId,
+        zone: chrono::FixedOffset,
+    ) -> Result<Vec<crate::model::Outstanding>, StoreError> {
+        Ok(crate::model::outstanding(&self.case_records(case)?, zone))
+    }
+
+    /// Closes a case, with its closing summary and every open item resolved or acknowledged
+    /// ([`crate::model::check_closing`]); the closure's reason is the summary's.
+    pub fn close_case(
+        &mut self,
+        case: CaseId,
+        closure: crate::model::Closure,
+        now: DateTime<Utc>,
+        zone: chrono::FixedOffset,
+    ) -> Result<ItemId, StoreError> {
+        let crate::model::Closure {
+            summary,
+            acknowledged,
+            on,
+            outcome,
+        } = closure;
+        let records = self.case_records(case)?;
+        let closing = records
+            .iter()
+            .find(|record| record.id == summary && record.kind() == RecordKind::ClosingSummary);
+        let Some(closing) = closing else {
+            return Err(StoreError::NotASummary("closing summary"));
+        };
+        let open = crate::model::outstanding(&records, zone);
+        crate::model::check_closing(Some(closing), &open, &acknowledged)?;
+        let reason = match &closing.body {
+            crate::model::RecordBody::ClosingSummary(body) => body.reason.trim().to_owned(),
+            _ => unreachable!("found by its kind"),
+        };
+        // Only the acknowledgements of items still open are kept with the closure.
+        let acknowledged = acknowledged
+            .into_iter()
+            .filter(|ack| open.iter().any(|item| item.key == ack.item))
+            .collect();
+        let event = crate::model::CaseEventDraft {
+            outcome,
+            summary: Some(summary),
+            acknowledged,
+            ..crate::model::CaseEventDraft::new(CaseEventKind::Closure, on, &reason)
+        };
+        self.record_case_event(case, &event, now)
+    }
+
+    /// Transfers a case on `on` with its handover summary, to the team `to_team` of this
+    /// agency (the server moves the case there when it takes the transfer) or, with no team,
+    /// out of the agency.
+    pub fn transfer_case(
+        &mut self,
+        case: CaseId,
+        summary: RecordId,
+        to_team: &str,
+        on: chrono::NaiveDate,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, StoreError> {
+        let is_handover = self
+            .records_of_case(case)?
+            .iter()
+            .any(|record| record.id == summary && record.kind == RecordKind::HandoverSummary);
+        if !is_handover {
+            return Err(StoreError::NotASummary("handover summary"));
+        }
+        let event = crate::model::CaseEventDraft {
+            summary: Some(summary),
+            to_team: to_team.trim().to_owned(),
+            ..crate::model::CaseEventDraft::new(CaseEventKind::Transfer, on, reason)
+        };
+        self.record_case_event(case, &event, now)
+    }
+
+    /// Records that information from a case was shared with another agency.
+    pub fn record_disclosure(
+        &mut self,
+        case: CaseId,
+        draft: &crate::model::DisclosureDraft,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, StoreError> {
+        self.write(case.into(), now, |document, writer| {
+            document.record_disclosure(writer, draft, now)
+        })
+    }
+
+    /// Each goal of a case with its trail of progress, from the case file and from every
+    /// record of the case on this device; records' progress dated in `zone`.
+    pub fn goal_trails(
+        &mut self,
+        case: CaseId,
+        zone: chrono::FixedOffset,
+    ) -> Result<Vec<crate::model::GoalTrail>, StoreError> {
+        let profile = self.case(case)?.profile;
+        let records = self.case_records(case)?;
+        Ok(crate::model::goal_trails(&profile, &records, zone))
     }
 
     /// Reads a case.
@@ -439,6 +639,17 @@ impl Store {
     /// Who changed which field of a case or record, and when.
     pub fn history(&mut self, doc: impl Into<DocId>) -> Result<Vec<HistoryEntry>, StoreError> {
         Ok(crate::document::history(self.document(doc.into())?)?)
+    }
+
+    /// The history of a case or record as a supervisor or a court reads it: labels, words
+    /// added and removed, bursts of typing gathered.
+    pub fn readable_history(
+        &mut self,
+        doc: impl Into<DocId>,
+    ) -> Result<Vec<crate::document::ReadableEntry>, StoreError> {
+        Ok(crate::document::readable_history(
+            self.document(doc.into())?,
+        )?)
     }
 
     /// How long a record may wait for its author after the visit before it is overdue.

@@ -3,7 +3,7 @@
 //! Index rows are rewritten from the document in the same transaction as every change to
 //! it, so a list never disagrees with the record it lists.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Store, StoreError, parse_doc_key};
@@ -28,6 +28,8 @@ pub struct CaseSummary {
     pub overdue: u32,
     /// When the case or one of its records last changed on this device.
     pub updated_at: DateTime<Utc>,
+    /// Whether it is a group's rather than a client's.
+    pub is_group: bool,
 }
 
 /// A record as lists show it.
@@ -51,6 +53,19 @@ pub struct RecordSummary {
     pub writing_began: DateTime<Utc>,
     /// When it was finalised.
     pub finalised_at: Option<DateTime<Utc>>,
+}
+
+/// An active goal whose review date has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoalReviewDue {
+    /// The goal's case.
+    pub case_id: CaseId,
+    /// The client's name.
+    pub client_name: String,
+    /// The goal, as written.
+    pub goal: String,
+    /// When it was due for review.
+    pub review_date: NaiveDate,
 }
 
 /// A search result.
@@ -77,7 +92,8 @@ impl Store {
                     count(r.record_id) FILTER (WHERE r.status IN ('draft', 'returned')),
                     count(r.record_id) FILTER (WHERE r.status IN ('draft', 'returned')
                                                AND r.due_from < ?1),
-                    max(c.updated_at, coalesce(max(r.updated_at), 0))
+                    max(c.updated_at, coalesce(max(r.updated_at), 0)),
+                    c.kind = 'group'
              FROM cases c LEFT JOIN records r ON r.case_id = c.case_id
              GROUP BY c.case_id
              ORDER BY c.client_name COLLATE NOCASE, c.case_id",
@@ -91,6 +107,7 @@ impl Store {
                 awaiting_author: row.get(4)?,
                 overdue: row.get(5)?,
                 updated_at: time(row.get(6)?),
+                is_group: row.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -123,6 +140,25 @@ impl Store {
             "status IN ('draft', 'returned') AND due_from < ?1 ORDER BY due_from, record_id",
             params![before],
         )
+    }
+
+    /// Active goals whose review date is before `today`, longest overdue first.
+    pub fn overdue_goal_reviews(&self, today: NaiveDate) -> Result<Vec<GoalReviewDue>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT g.case_id, c.client_name, g.goal, g.review_date
+             FROM goal_reviews g JOIN cases c ON c.case_id = g.case_id
+             WHERE g.review_date < ?1
+             ORDER BY g.review_date, c.client_name COLLATE NOCASE, g.goal_id",
+        )?;
+        let rows = statement.query_map([today.to_string()], |row| {
+            Ok(GoalReviewDue {
+                case_id: parse(row, 0)?,
+                client_name: row.get(1)?,
+                goal: row.get(2)?,
+                review_date: parse(row, 3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Full-text search over every case and record on this device, best matches first.
@@ -180,17 +216,42 @@ pub(super) fn reindex(
     let case_id = match view.content {
         IndexedContent::Case(case) => {
             tx.execute(
-                "INSERT INTO cases (case_id, client_name, state, updated_at)
-                 VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO cases (case_id, client_name, state, updated_at, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (case_id) DO UPDATE SET client_name = excluded.client_name,
-                     state = excluded.state, updated_at = excluded.updated_at",
+                     state = excluded.state, updated_at = excluded.updated_at,
+                     kind = excluded.kind",
                 params![
                     case.id.to_string(),
                     case.profile.client_name,
                     case.status.state.as_str(),
-                    now
+                    now,
+                    match case.kind {
+                        crate::model::CaseKind::Client => "client",
+                        crate::model::CaseKind::Group => "group",
+                    }
                 ],
             )?;
+            tx.execute(
+                "DELETE FROM goal_reviews WHERE case_id = ?1",
+                [case.id.to_string()],
+            )?;
+            for goal in &case.profile.goals {
+                if let (crate::model::GoalState::Active, Some(review)) =
+                    (goal.state, goal.review_date)
+                {
+                    tx.execute(
+                        "INSERT INTO goal_reviews (case_id, goal_id, goal, review_date)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![
+                            case.id.to_string(),
+                            goal.id.to_string(),
+                            goal.goal,
+                            review.to_string()
+                        ],
+                    )?;
+                }
+            }
             case.id
         }
         IndexedContent::Record(record) => {

@@ -105,6 +105,20 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
     INSERT INTO search (search) VALUES ('rebuild');
     "#,
+    // 6: the review dates of each case's active goals, for the overdue list; whether a case
+    // is a client's or a group's, for the caseload. Cases indexed before this are clients':
+    // a group is new with this version.
+    r#"
+    ALTER TABLE cases ADD COLUMN kind TEXT NOT NULL DEFAULT 'client';
+    CREATE TABLE goal_reviews (
+        case_id     TEXT NOT NULL,
+        goal_id     TEXT NOT NULL,
+        goal        TEXT NOT NULL,
+        review_date TEXT NOT NULL,
+        PRIMARY KEY (case_id, goal_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX goal_reviews_by_date ON goal_reviews (review_date);
+    "#,
 ];
 
 /// Brings the schema up to date.

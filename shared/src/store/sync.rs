@@ -219,7 +219,7 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM changes; DELETE FROM documents; DELETE FROM cases;
              DELETE FROM records; DELETE FROM search; DELETE FROM search_rows;
-             DELETE FROM refusals; DELETE FROM settings WHERE key = 'sync_cursor';",
+             DELETE FROM goal_reviews; DELETE FROM refusals; DELETE FROM settings WHERE key = 'sync_cursor';",
         )?;
         tx.commit()?;
         self.open_docs.clear();
@@ -299,6 +299,7 @@ fn purge_case(tx: &Transaction<'_>, case: CaseId) -> Result<(), StoreError> {
     )?;
     tx.execute("DELETE FROM records WHERE case_id = ?1", [&case])?;
     tx.execute("DELETE FROM refusals WHERE case_id = ?1", [&case])?;
+    tx.execute("DELETE FROM goal_reviews WHERE case_id = ?1", [&case])?;
     tx.execute("DELETE FROM cases WHERE case_id = ?1", [&case])?;
     tx.execute(
         "DELETE FROM changes WHERE doc_key IN (SELECT doc_key FROM documents WHERE case_id = ?1)",

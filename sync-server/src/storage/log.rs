@@ -40,8 +40,10 @@ pub trait LogTx {
     fn may_read(&mut self, user: &str, case: &str) -> Result<bool, StorageError>;
     /// The user's first team by name, where their new cases go.
     fn first_team(&mut self, user: &str) -> Result<Option<String>, StorageError>;
-    /// Records a new case in a team's care.
+    /// Files a case in a team's care: a new case, or one moving to another team.
     fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError>;
+    /// Whether the server has a team of that name.
+    fn team_exists(&mut self, team: &str) -> Result<bool, StorageError>;
     /// The members of a team.
     fn team_members(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError>;
     /// The cases the user's teams hold.
@@ -156,6 +158,21 @@ pub fn write_case_roster(tx: &mut impl LogTx, case: &str) -> Result<(), StorageE
         return Ok(());
     };
     let roster = tx.team_roster(&team)?;
+    write_as_server(tx, case, |document, server| {
+        document.set_team(server, &roster, chrono::Utc::now())
+    })
+}
+
+/// Makes a change to a case's document as the server ([`Writer::server`]), if the server has
+/// the document and `change` says it changed something.
+fn write_as_server(
+    tx: &mut impl LogTx,
+    case: &str,
+    change: impl FnOnce(
+        &mut Document,
+        &Writer,
+    ) -> Result<bool, doorstep_shared::document::DocumentError>,
+) -> Result<(), StorageError> {
     let case_id = parse_case(case)?;
     let doc_key = DocId::Case(case_id).key();
     // The log's clock first: taking a number holds the lock that keeps two server processes
@@ -180,12 +197,60 @@ pub fn write_case_roster(tx: &mut impl LogTx, case: &str) -> Result<(), StorageE
     let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
     let mut document = Document::load(&[], &parts)
         .map_err(|error| StorageError::Database(format!("{doc_key} does not load: {error}")))?;
-    let changed = document
-        .set_team(&server, &roster, chrono::Utc::now())
+    let changed = change(&mut document, &server)
         .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?;
     if changed {
         let bytes = document.take_unsaved_changes().concat();
         tx.append_change(seq, case, &doc_key, SERVER_DEVICE, &bytes)?;
+    }
+    Ok(())
+}
+
+/// Writes a group session's day and each member's attendance into the member's own case,
+/// for the members who are clients: their case's team sees that they came, never who else
+/// did or what was said. A member's entry is taken out again when the session no longer
+/// records their attendance.
+fn write_group_attendance(
+    tx: &mut impl LogTx,
+    group_case: &str,
+    session: &Document,
+) -> Result<(), StorageError> {
+    let Ok(record) = session.record() else {
+        return Ok(());
+    };
+    if record.kind() != doorstep_shared::model::RecordKind::GroupSession {
+        return Ok(());
+    }
+    let group_key = DocId::Case(parse_case(group_case)?).key();
+    let log = tx.doc_log(&group_key)?;
+    let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
+    let Some(group) = Document::load(&[], &parts)
+        .ok()
+        .and_then(|document| document.case().ok())
+        .and_then(|case| case.group)
+    else {
+        return Ok(());
+    };
+    let written: Vec<_> = doorstep_shared::model::attendance_for_cases(&group, &record)
+        .into_iter()
+        .filter(|(_, _, entry)| entry.attendance.is_some())
+        .collect();
+    for member in &group.members {
+        let Some(case) = member.case else {
+            continue;
+        };
+        let key = format!("{}/{}", record.id, member.id);
+        let entry = written
+            .iter()
+            .find(|(_, written_key, _)| *written_key == key)
+            .map(|(_, _, entry)| entry.clone());
+        let case = case.to_string();
+        if !tx.case_exists(&case)? {
+            continue;
+        }
+        write_as_server(tx, &case, |document, server| {
+            document.set_group_attendance(server, &key, entry.as_ref(), chrono::Utc::now())
+        })?;
     }
     Ok(())
 }
@@ -394,10 +459,33 @@ fn push_one(
         },
         limits: *limits,
     };
+    let events_before = match (&current, doc) {
+        (Some(current), DocId::Case(_)) => event_ids(current),
+        _ => BTreeSet::new(),
+    };
     let accepted = match check_push_onto(current, push, &context) {
         Ok(accepted) => accepted,
         Err(rejection) => return Ok(Err(rejection)),
     };
+    // A transfer to another team moves the case there in the same step.
+    let mut moves_to = None;
+    if let DocId::Case(_) = doc {
+        for team in transfers_after(&accepted.document, &events_before) {
+            if role != TeamRole::Supervisor {
+                return Ok(Err(Rejection::NotASupervisor {
+                    doc,
+                    action: "transfer a case to another team",
+                }));
+            }
+            if !tx.team_exists(&team)? {
+                return Ok(Err(Rejection::NotAllowed {
+                    doc,
+                    reason: format!("there is no team called {team:?} to transfer the case to"),
+                }));
+            }
+            moves_to = Some(team);
+        }
+    }
     // Each actor writes for one user: the first to push a change by it.
     let mut unbound = Vec::new();
     for actor in &accepted.actors {
@@ -429,11 +517,26 @@ fn push_one(
         tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
         Some(seq)
     };
+    if let Some(team) = moves_to {
+        let from = tx.case_team(&case_key)?;
+        tx.insert_case(&case_key, &team)?;
+        recompute_team(tx, &team)?;
+        if let Some(from) = from.filter(|from| *from != team) {
+            recompute_team(tx, &from)?;
+        }
+        write_case_roster(tx, &case_key)?;
+        return Ok(Ok(None));
+    }
     if first_of_document && matches!(doc, DocId::Case(_)) {
         // The team the case shows is the server's; the copy checked above no longer is the
         // newest, so it is not kept.
         write_case_roster(tx, &case_key)?;
         return Ok(Ok(None));
+    }
+    if let DocId::Record(_) = doc
+        && !accepted.new_changes.is_empty()
+    {
+        write_group_attendance(tx, &case_key, &accepted.document)?;
     }
     Ok(Ok(newest.map(|seq| Checked {
         doc_key,
@@ -442,6 +545,35 @@ fn push_one(
         weight: weight + accepted.new_changes.len(),
         document: accepted.document,
     })))
+}
+
+/// The ids of a case document's events.
+fn event_ids(document: &Document) -> BTreeSet<String> {
+    document
+        .case()
+        .map(|case| {
+            case.events
+                .iter()
+                .map(|event| event.id.to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The teams the case is transferred to by events not among `before`.
+fn transfers_after(document: &Document, before: &BTreeSet<String>) -> Vec<String> {
+    let Ok(case) = document.case() else {
+        return Vec::new();
+    };
+    case.events
+        .iter()
+        .filter(|event| {
+            event.kind == doorstep_shared::model::CaseEventKind::Transfer
+                && !event.to_team.trim().is_empty()
+                && !before.contains(&event.id.to_string())
+        })
+        .map(|event| event.to_team.trim().to_owned())
+        .collect()
 }
 
 /// A refused push's answer: its code and reason, and the server's copy of the document when

@@ -475,10 +475,17 @@ impl LogTx for PgLog<'_, '_> {
 
     fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError> {
         self.execute(
-            "INSERT INTO cases (case_id, team) VALUES ($1, $2)",
+            "INSERT INTO cases (case_id, team) VALUES ($1, $2)
+             ON CONFLICT (case_id) DO UPDATE SET team = excluded.team",
             &[&case, &team],
         )?;
         Ok(())
+    }
+
+    fn team_exists(&mut self, team: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .query_opt("SELECT 1 FROM teams WHERE team = $1", &[&team])?
+            .is_some())
     }
 
     fn team_members(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError> {

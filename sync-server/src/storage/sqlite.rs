@@ -345,11 +345,20 @@ impl LogTx for SqliteLog<'_> {
 
     fn insert_case(&mut self, case: &str, team: &str) -> Result<(), StorageError> {
         self.execute(
-            "INSERT INTO cases (case_id, team) VALUES (?1, ?2)",
+            "INSERT INTO cases (case_id, team) VALUES (?1, ?2)
+             ON CONFLICT (case_id) DO UPDATE SET team = excluded.team",
             params![case, team],
         )
         .map_err(db)?;
         Ok(())
+    }
+
+    fn team_exists(&mut self, team: &str) -> Result<bool, StorageError> {
+        Ok(self
+            .query_row("SELECT 1 FROM teams WHERE team = ?1", [team], |_| Ok(()))
+            .optional()
+            .map_err(db)?
+            .is_some())
     }
 
     fn team_members(&mut self, team: &str) -> Result<BTreeSet<String>, StorageError> {

@@ -39,8 +39,6 @@ const RECORD_FIXED: &[&str] = &[
     "author",
     "created_at",
     "writing_began",
-    "occurred_start",
-    "occurred_end",
     "authors",
     "body",
     "review",
@@ -48,7 +46,14 @@ const RECORD_FIXED: &[&str] = &[
 ];
 
 /// Record fields that change after the record is created, each by its own rule.
-const RECORD_CHANGING: &[&str] = &["status", "submitted_at", "finalised_at", "signoff"];
+const RECORD_CHANGING: &[&str] = &[
+    "status",
+    "submitted_at",
+    "finalised_at",
+    "signoff",
+    "occurred_start",
+    "occurred_end",
+];
 
 /// Case fields written once, when the case is created.
 const CASE_FIXED: &[&str] = &[
@@ -62,7 +67,12 @@ const CASE_FIXED: &[&str] = &[
     "team",
     "events",
     "status",
+    "case_kind",
 ];
+
+/// Case fields that change after the case is created, each by its own rule: disclosures are
+/// added, never changed (cases opened before they were recorded gain the list later).
+const CASE_CHANGING: &[&str] = &["disclosures", "group_attendance"];
 
 /// Checks every change in `new` (the changes the push brings that the server lacked, in
 /// causal order) against the rules; `document` is the server's copy with them applied, and
@@ -75,6 +85,14 @@ pub fn check_changes(
     pusher: Pusher<'_>,
 ) -> Result<(), Rejection> {
     let template = match doc {
+        DocId::Case(_)
+            if matches!(
+                document.get(ROOT, "case_kind"),
+                Ok(Some((value, _))) if value.as_str() == Some("group")
+            ) =>
+        {
+            &template::GROUP
+        }
         DocId::Case(_) => &template::CASE,
         DocId::Record(_) => match document.get(ROOT, "kind") {
             Ok(Some((value, _))) => value
@@ -134,6 +152,7 @@ pub fn check_preserved(
     let kept: Vec<&str> = fixed
         .iter()
         .chain(RECORD_CHANGING)
+        .chain(CASE_CHANGING)
         .copied()
         .filter(|key| *key != "body")
         .collect();
@@ -157,7 +176,7 @@ pub fn check_preserved(
     }
     let entries: &[&str] = match doc {
         DocId::Record(_) => &["addenda", "review"],
-        DocId::Case(_) => &["events"],
+        DocId::Case(_) => &["events", "disclosures"],
     };
     for list in entries {
         if !kept_entries(was.get(*list), is.get(*list)) {
@@ -233,6 +252,13 @@ struct Judge<'a> {
     writers: Option<BTreeSet<String>>,
 }
 
+/// Whether an operation on an append-only list (addenda, disclosures) only adds: it inserts
+/// a new entry into the list, or writes inside an entry made by the same change.
+fn only_appends(path: &[String], op: &automerge::legacy::Op, made_here: bool) -> bool {
+    let inserts_entry = path.len() == 1 && op.insert;
+    !matches!(op.action, OpType::Delete) && (inserts_entry || made_here)
+}
+
 /// Where in a document's layout an operation falls.
 struct Layout {
     template: &'static Template,
@@ -247,6 +273,12 @@ struct Touched {
     status: Option<String>,
     /// It put `submitted_at` or `finalised_at`.
     status_time: bool,
+    /// It entered or changed when the visit took place.
+    visit_times: bool,
+    /// It recorded a disclosure.
+    disclosures: bool,
+    /// It recorded a case event.
+    events: bool,
     body: bool,
     /// It touched body fields other than reviewers' ones.
     body_beyond_review: bool,
@@ -339,16 +371,19 @@ impl Judge<'_> {
             if on_root && !creation && self.fixed_fields().contains(&area.as_str()) {
                 touched.fixed = Some(area.clone());
             }
-            let known = self.fixed_fields().contains(&area.as_str())
-                || (matches!(self.doc, DocId::Record(_))
-                    && RECORD_CHANGING.contains(&area.as_str()));
+            let changing = match self.doc {
+                DocId::Record(_) => RECORD_CHANGING,
+                DocId::Case(_) => CASE_CHANGING,
+            };
+            let known =
+                self.fixed_fields().contains(&area.as_str()) || changing.contains(&area.as_str());
             if !known {
                 return Err(self.not_allowed(format!("{area:?} is not part of this document")));
             }
             if matches!(self.doc, DocId::Record(_)) {
                 self.note_record_op(&mut touched, &path, value, made_here, op)?;
             } else {
-                self.note_case_op(&mut touched, &path, value)?;
+                self.note_case_op(&mut touched, &path, value, made_here, op)?;
             }
         }
         if let Some(field) = touched.fixed {
@@ -363,8 +398,95 @@ impl Judge<'_> {
                 "the case's team is kept by the server: ask the team's supervisor or an \
                  administrator",
             )),
-            DocId::Case(_) => Ok(()),
+            DocId::Case(_) => {
+                if touched.disclosures {
+                    self.check_disclosures(document, change)?;
+                }
+                if touched.events {
+                    self.check_new_events(document, change)?;
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// A closure or a transfer this change records rests on its summary record, and a
+    /// transfer to another team is the supervisor's.
+    fn check_new_events(&self, document: &AutoCommit, change: &Change) -> Result<(), Rejection> {
+        let deps = change.deps().to_vec();
+        let at = [change.hash()];
+        let text = |entry: &ObjId, key: &str, heads: &[ChangeHash]| {
+            document
+                .get_at(entry, key, heads)
+                .ok()
+                .flatten()
+                .and_then(|(value, _)| value.as_str().map(|text| text.trim().to_owned()))
+                .unwrap_or_default()
+        };
+        let ids = |heads: &[ChangeHash]| -> Vec<(String, ObjId)> {
+            let Ok(Some((_, list))) = document.get_at(ROOT, "events", heads) else {
+                return Vec::new();
+            };
+            (0..document.length_at(&list, heads))
+                .filter_map(|index| document.get_at(&list, index, heads).ok().flatten())
+                .map(|(_, entry)| (text(&entry, "id", heads), entry))
+                .collect()
+        };
+        let before: BTreeSet<String> = ids(&deps).into_iter().map(|(id, _)| id).collect();
+        for (id, entry) in ids(&at) {
+            if before.contains(&id) {
+                continue;
+            }
+            let kind = text(&entry, "kind", &at);
+            if matches!(kind.as_str(), "closure" | "transfer")
+                && text(&entry, "summary", &at).is_empty()
+            {
+                return Err(self.not_allowed(format!(
+                    "a {kind} rests on its summary record: write it first"
+                )));
+            }
+            if kind == "transfer"
+                && !text(&entry, "to_team", &at).is_empty()
+                && self.pusher.role != TeamRole::Supervisor
+            {
+                return Err(Rejection::NotASupervisor {
+                    doc: self.doc,
+                    action: "transfer a case to another team",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every disclosure, as of this change, names its recipient and what was shared, and
+    /// rests on a consent or a reason.
+    fn check_disclosures(&self, document: &AutoCommit, change: &Change) -> Result<(), Rejection> {
+        let at = [change.hash()];
+        let Ok(Some((_, list))) = document.get_at(ROOT, "disclosures", &at) else {
+            return Err(self.not_allowed("disclosures are a list"));
+        };
+        let text = |entry: &ObjId, key: &str| {
+            document
+                .get_at(entry, key, &at)
+                .ok()
+                .flatten()
+                .and_then(|(value, _)| value.as_str().map(|text| text.trim().to_owned()))
+                .unwrap_or_default()
+        };
+        for index in 0..document.length_at(&list, &at) {
+            let Ok(Some((_, entry))) = document.get_at(&list, index, &at) else {
+                return Err(self.not_allowed("a disclosure does not read"));
+            };
+            if text(&entry, "to").is_empty() || text(&entry, "what").is_empty() {
+                return Err(self.not_allowed("a disclosure says to whom it went and what"));
+            }
+            if text(&entry, "consent").is_empty() && text(&entry, "basis").is_empty() {
+                return Err(self.not_allowed(
+                    "a disclosure rests on a consent or on a reason for sharing without one",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn fixed_fields(&self) -> &'static [&'static str] {
@@ -425,6 +547,7 @@ impl Judge<'_> {
                 touched.status = Some(value.unwrap_or_default());
             }
             "submitted_at" | "finalised_at" if path.len() == 1 => touched.status_time = true,
+            "occurred_start" | "occurred_end" => touched.visit_times = true,
             "signoff" => {
                 touched.signoff = true;
                 if path.get(1).map(String::as_str) == Some("by") && path.len() == 2 {
@@ -439,8 +562,7 @@ impl Judge<'_> {
             }
             "addenda" => {
                 touched.addenda = true;
-                let inserts_entry = path.len() == 1 && op.insert;
-                if matches!(op.action, OpType::Delete) || !(inserts_entry || made_here) {
+                if !only_appends(path, op, made_here) {
                     return Err(
                         self.not_allowed("addenda are added; nothing already there is changed")
                     );
@@ -454,10 +576,42 @@ impl Judge<'_> {
                 if !self.is_review_field(path) {
                     touched.body_beyond_review = true;
                 }
+                self.check_on_scale(path, op)?;
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// A rating put into a field with a scale lies on it.
+    fn check_on_scale(&self, path: &[String], op: &automerge::legacy::Op) -> Result<(), Rejection> {
+        let template = self.layout.template;
+        let spec = match path {
+            [_, field] => template.field(field),
+            [_, list, _, field] => template.list(list).and_then(|list| list.field(field)),
+            _ => None,
+        };
+        let Some(crate::template::FieldSpec {
+            kind: crate::template::FieldKind::Scale { min, max },
+            label,
+            ..
+        }) = spec
+        else {
+            return Ok(());
+        };
+        let on_scale = match &op.action {
+            OpType::Put(ScalarValue::Int(number)) => (*min..=*max).contains(number),
+            OpType::Put(ScalarValue::Uint(number)) => {
+                i64::try_from(*number).is_ok_and(|number| (*min..=*max).contains(&number))
+            }
+            OpType::Delete => true,
+            _ => false,
+        };
+        if on_scale {
+            Ok(())
+        } else {
+            Err(self.not_allowed(format!("{label} is rated from {min} to {max}")))
+        }
     }
 
     fn note_case_op(
@@ -465,11 +619,37 @@ impl Judge<'_> {
         touched: &mut Touched,
         path: &[String],
         value: Option<String>,
+        made_here: bool,
+        op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
         match path[0].as_str() {
             "team" => touched.team = true,
-            "events" if path.len() == 3 && path[2] == "by" => {
-                self.expect_pusher(value.as_deref(), "a case event's recorder")?;
+            "group_attendance" => {
+                return Err(self.not_allowed(
+                    "a member's group attendance is written by the server, from the group's \
+                     session records",
+                ));
+            }
+            "disclosures" => {
+                touched.disclosures = true;
+                let on_root = op.obj == ObjectId::Root;
+                // Cases opened before disclosures were recorded gain the list on the first.
+                let makes_list =
+                    on_root && matches!(op.action, OpType::Make(automerge::ObjType::List));
+                if !(makes_list || (!on_root && only_appends(path, op, made_here))) {
+                    return Err(
+                        self.not_allowed("disclosures are added; nothing already there is changed")
+                    );
+                }
+                if path.len() == 3 && path[2] == "by" {
+                    self.expect_pusher(value.as_deref(), "a disclosure's recorder")?;
+                }
+            }
+            "events" => {
+                touched.events = true;
+                if path.len() == 3 && path[2] == "by" {
+                    self.expect_pusher(value.as_deref(), "a case event's recorder")?;
+                }
             }
             _ => {}
         }
@@ -508,6 +688,7 @@ impl Judge<'_> {
 
         if finalised_before {
             let beyond_addenda = touched.body
+                || touched.visit_times
                 || touched.review
                 || touched.status.is_some()
                 || touched.status_time
@@ -531,6 +712,12 @@ impl Judge<'_> {
                     action: "comment on a submitted record",
                 });
             }
+        }
+        if touched.visit_times && !status_before.author_may_edit() {
+            return Err(self.not_allowed(
+                "the visit's times are changed while the record is a draft or returned to its \
+                 author",
+            ));
         }
         if touched.status_time && touched.status.is_none() {
             return Err(self.not_allowed("a review time is set only with the status it marks"));
@@ -557,6 +744,16 @@ impl Judge<'_> {
             }
             match next {
                 RecordStatus::Submitted => {
+                    let at = [change.hash()];
+                    let entered =
+                        |key: &str| matches!(document.get_at(ROOT, key, &at), Ok(Some(_)));
+                    let has_occasion = self.layout.template.kind != template::CLOSING_SUMMARY.kind
+                        && self.layout.template.kind != template::HANDOVER_SUMMARY.kind;
+                    if has_occasion && !(entered("occurred_start") && entered("occurred_end")) {
+                        return Err(self.not_allowed(
+                            "a record is submitted with the times of the visit or session",
+                        ));
+                    }
                     if !touched.body_beyond_review && !self.writers(document)?.contains(user) {
                         return Err(self
                             .not_allowed("a record is submitted by someone who wrote part of it"));
@@ -835,6 +1032,15 @@ mod tests {
     const COLLEAGUE: TeamRole = TeamRole::Colleague;
     const SUPERVISOR: TeamRole = TeamRole::Supervisor;
 
+    /// When amara's visit took place: the hour before last.
+    fn visit_times() -> Occurrence {
+        let now = Utc::now();
+        Occurrence::between(
+            now - chrono::Duration::hours(2),
+            now - chrono::Duration::hours(1),
+        )
+    }
+
     /// Amara's record with her first words, accepted by the server.
     fn amaras_record() -> (Server, Document, Writer) {
         let amara = Writer::new_device("amara".parse().unwrap());
@@ -844,7 +1050,7 @@ mod tests {
             id,
             case,
             RecordKind::HomeVisit,
-            Occurrence::default(),
+            visit_times(),
             Utc::now(),
         )
         .unwrap();
@@ -1341,6 +1547,83 @@ mod tests {
         }
     }
 
+    /// A record whose visit times were never entered, accepted as a draft.
+    fn record_without_times() -> (Server, Document, Writer) {
+        let amara = Writer::new_device("amara".parse().unwrap());
+        let (id, case) = (RecordId::random(), CaseId::random());
+        let kind = RecordKind::HomeVisit;
+        let mut record =
+            Document::new_record(&amara, id, case, kind, Occurrence::default(), Utc::now())
+                .unwrap();
+        let mut server = Server {
+            log: Vec::new(),
+            doc: DocId::Record(id),
+            case,
+        };
+        server.push(&mut record, "amara", WORKER).unwrap();
+        (server, record, amara)
+    }
+
+    #[test]
+    fn a_record_is_submitted_only_with_the_visits_times() {
+        let (mut server, mut record, amara) = record_without_times();
+        let refused = record.submit(&amara, Utc::now()).unwrap_err();
+        assert!(
+            matches!(refused, crate::document::DocumentError::VisitTimes(_)),
+            "{refused}"
+        );
+        // A modified client submits anyway.
+        let now = Utc::now().timestamp_millis();
+        raw_change(&mut record, &amara, "amara", |doc| {
+            doc.put(ROOT, "status", "submitted").unwrap();
+            doc.put(ROOT, "submitted_at", ScalarValue::Timestamp(now))
+                .unwrap();
+        });
+        let refused = server.push(&mut record, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed", "{refused}");
+        assert!(refused.to_string().contains("times"), "{refused}");
+
+        // Entered, they are a change of their own, and the submission goes through.
+        let (mut fresh, _) = server.device("amara");
+        assert!(
+            fresh
+                .set_occurrence(&amara, visit_times(), Utc::now())
+                .unwrap()
+        );
+        fresh.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut fresh, "amara", WORKER).unwrap();
+    }
+
+    #[test]
+    fn visit_times_change_only_while_the_author_may_edit() {
+        let (mut server, mut draft, amara) = amaras_record();
+        let earlier = Occurrence::between(
+            Utc::now() - chrono::Duration::hours(5),
+            Utc::now() - chrono::Duration::hours(4),
+        );
+        draft.set_occurrence(&amara, earlier, Utc::now()).unwrap();
+        server.push(&mut draft, "amara", WORKER).unwrap();
+
+        let move_end = |record: &mut Document, server: &mut Server, expected: &str| {
+            server.pull(record);
+            let now = Utc::now().timestamp_millis();
+            raw_change(record, &amara, "amara", |doc| {
+                doc.put(ROOT, "occurred_end", ScalarValue::Timestamp(now))
+                    .unwrap();
+            });
+            let refused = server.push(record, "amara", WORKER).unwrap_err();
+            assert_eq!(refused.code(), expected, "{refused}");
+        };
+        let (mut server, mut record, _) = submitted();
+        assert!(matches!(
+            record.set_occurrence(&amara, earlier, Utc::now()),
+            Err(crate::document::DocumentError::NotAllowed { .. })
+        ));
+        move_end(&mut record, &mut server, "not_allowed");
+        let (mut server, mut record, _) = signed();
+        move_end(&mut record, &mut server, "record_signed");
+    }
+
     #[test]
     fn after_the_sign_off_only_addenda_are_added() {
         let (mut server, mut record, amara) = signed();
@@ -1425,7 +1708,7 @@ mod tests {
             RecordId::random(),
             CaseId::random(),
             RecordKind::ProcessRecording,
-            Occurrence::default(),
+            visit_times(),
             Utc::now(),
         )
         .unwrap();
@@ -1502,5 +1785,166 @@ mod tests {
             .unwrap();
         let refused = server.push(&mut case, "amara", WORKER).unwrap_err();
         assert_eq!(refused.code(), "not_allowed");
+    }
+
+    /// Amara's case with a consent to share with other agencies, accepted by the server.
+    fn case_with_consent_to_share() -> (Server, Document, Writer, crate::ids::ItemId) {
+        let amara = Writer::new_device("amara".parse().unwrap());
+        let id = CaseId::random();
+        let mut case = Document::new_case(&amara, id, "Client A", Utc::now()).unwrap();
+        let consent = crate::ids::ItemId::random();
+        let today = Utc::now().date_naive();
+        let edits = [
+            Edit::AddEntry {
+                list: "consents".into(),
+                id: consent,
+                after: None,
+            },
+            Edit::set_in(
+                "consents",
+                consent,
+                "scope",
+                crate::document::FieldValue::Text("share_with_agencies".into()),
+            ),
+            Edit::set_in(
+                "consents",
+                consent,
+                "given_on",
+                crate::document::FieldValue::Date(today),
+            ),
+        ];
+        case.edit_all(&amara, &edits, Utc::now()).unwrap();
+        let mut server = Server {
+            log: Vec::new(),
+            doc: DocId::Case(id),
+            case: id,
+        };
+        server.push(&mut case, "amara", WORKER).unwrap();
+        (server, case, amara, consent)
+    }
+
+    fn disclosure(
+        consent: Option<crate::ids::ItemId>,
+        basis: &str,
+    ) -> crate::model::DisclosureDraft {
+        crate::model::DisclosureDraft {
+            to: "Housing office, Mr Lee".into(),
+            what: "The state of the heating".into(),
+            on: Utc::now().date_naive(),
+            consent,
+            basis: basis.into(),
+        }
+    }
+
+    #[test]
+    fn a_disclosure_is_recorded_once_with_its_basis_and_never_changed() {
+        let (mut server, mut case, amara, consent) = case_with_consent_to_share();
+        case.record_disclosure(&amara, &disclosure(Some(consent), ""), Utc::now())
+            .unwrap();
+        case.record_disclosure(&amara, &disclosure(None, "Safeguarding duty"), Utc::now())
+            .unwrap();
+        server.push(&mut case, "amara", WORKER).unwrap();
+        // The honest client refuses a disclosure with no basis...
+        assert!(matches!(
+            case.record_disclosure(&amara, &disclosure(None, ""), Utc::now()),
+            Err(crate::document::DocumentError::Disclosure(_))
+        ));
+        // ...and so does the server, from a modified one.
+        let (mut forged, _) = server.device("amara");
+        let now = Utc::now().timestamp_millis();
+        raw_change(&mut forged, &amara, "amara", |doc| {
+            let (_, list) = doc.get(ROOT, "disclosures").unwrap().unwrap();
+            let entry = doc.insert_object(&list, 2, ObjType::Map).unwrap();
+            doc.put(&entry, "id", crate::ids::ItemId::random().to_string())
+                .unwrap();
+            doc.put(&entry, "to", "A journalist").unwrap();
+            doc.put(&entry, "what", "Everything").unwrap();
+            doc.put(&entry, "on", "2026-11-30").unwrap();
+            doc.put(&entry, "basis", "").unwrap();
+            doc.put(&entry, "by", "amara").unwrap();
+            doc.put(&entry, "recorded_at", ScalarValue::Timestamp(now))
+                .unwrap();
+        });
+        let refused = server.push(&mut forged, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed", "{refused}");
+
+        // Nor is one rewritten, removed, or recorded in another's name.
+        type Tamper = fn(&mut AutoCommit, &ObjId);
+        let tampering: [(Tamper, &str); 3] = [
+            (
+                |doc, list| {
+                    let (_, entry) = doc.get(list, 0).unwrap().unwrap();
+                    doc.put(&entry, "basis", "No reason").unwrap();
+                },
+                "not_allowed",
+            ),
+            (|doc, list| doc.delete(list, 1).unwrap(), "not_allowed"),
+            (
+                |doc, list| {
+                    let (_, entry) = doc.get(list, 1).unwrap().unwrap();
+                    let copy = doc.insert_object(list, 2, ObjType::Map).unwrap();
+                    for key in ["to", "what", "on", "basis"] {
+                        let (value, _) = doc.get(&entry, key).unwrap().unwrap();
+                        doc.put(&copy, key, value.as_str().unwrap_or_default().to_owned())
+                            .unwrap();
+                    }
+                    doc.put(&copy, "id", crate::ids::ItemId::random().to_string())
+                        .unwrap();
+                    doc.put(&copy, "by", "ben").unwrap();
+                },
+                "forged_author",
+            ),
+        ];
+        for (tamper, code) in tampering {
+            let (mut forged, _) = server.device("amara");
+            raw_change(&mut forged, &amara, "amara", |doc| {
+                let (_, list) = doc.get(ROOT, "disclosures").unwrap().unwrap();
+                tamper(doc, &list);
+            });
+            let refused = server.push(&mut forged, "amara", WORKER).unwrap_err();
+            assert_eq!(refused.code(), code, "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_rating_off_its_scale_is_refused() {
+        let amara = Writer::new_device("amara".parse().unwrap());
+        let (id, case) = (RecordId::random(), CaseId::random());
+        let kind = RecordKind::GroupSession;
+        let mut record =
+            Document::new_record(&amara, id, case, kind, visit_times(), Utc::now()).unwrap();
+        let (add, member) = Edit::append("members");
+        record.edit(&amara, &add, Utc::now()).unwrap();
+        let rating = |value| {
+            Edit::set_in(
+                "members",
+                member,
+                "rating",
+                crate::document::FieldValue::Number(value),
+            )
+        };
+        record.edit(&amara, &rating(4), Utc::now()).unwrap();
+        let mut server = Server {
+            log: Vec::new(),
+            doc: DocId::Record(id),
+            case,
+        };
+        server.push(&mut record, "amara", WORKER).unwrap();
+        for off in [
+            ScalarValue::Int(11),
+            ScalarValue::Int(0),
+            ScalarValue::Str("5".into()),
+        ] {
+            let (mut forged, _) = server.device("amara");
+            raw_change(&mut forged, &amara, "amara", |doc| {
+                let (_, body) = doc.get(ROOT, "body").unwrap().unwrap();
+                let (_, members) = doc.get(&body, "members").unwrap().unwrap();
+                let (_, entry) = doc.get(&members, 0).unwrap().unwrap();
+                doc.put(&entry, "rating", off.clone()).unwrap();
+            });
+            let refused = server.push(&mut forged, "amara", WORKER).unwrap_err();
+            assert_eq!(refused.code(), "not_allowed", "{refused}");
+            assert!(refused.to_string().contains("from 1 to 5"), "{refused}");
+        }
     }
 }
