@@ -286,8 +286,10 @@ pub fn Profile(id: CaseId) -> Element {
         }
     };
 
+    let save_label = session.save.read().label();
     rsx! {
         section { class: "profile",
+            p { class: "save-status", role: "status", "aria-live": "polite", "{save_label}" }
             for refused in refusals {
                 div { key: "{refused.id}", class: "banner warning not-accepted", role: "alert",
                     p { strong { "Not accepted by the server: " } "{refused.message}" }

@@ -50,14 +50,12 @@ pub fn ConsentWarning(
                 FieldValue::Text(obtained.into()),
             ),
         ];
+        // Once recorded, consent stands and the warning goes; the consent is in the profile.
         if session
             .write(|store| store.edit_all(case_id, &edits, platform::now()))
             .is_some()
         {
             recording.set(false);
-            session.notice.set(Some(
-                "Consent to be recorded, given today, is noted on the case.".into(),
-            ));
         }
     };
     rsx! {

@@ -27,14 +27,6 @@ fn mark(attendance: Option<Attendance>) -> &'static str {
     }
 }
 
-/// A register column's heading: the session's number, else its day.
-fn session_heading(day: NaiveDate, number: Option<i64>) -> String {
-    number.map_or_else(
-        || day.format("%-d %b").to_string(),
-        |number| format!("#{number}"),
-    )
-}
-
 /// A group's page: what it is for, its register, a new session, its sessions.
 #[component]
 pub fn GroupView(id: CaseId, case: Case) -> Element {
@@ -80,8 +72,12 @@ pub fn GroupView(id: CaseId, case: Case) -> Element {
                             thead {
                                 tr {
                                     th { scope: "col", "Member" }
-                                    for (record, day, number) in register.sessions.iter() {
-                                        th { key: "{record}", scope: "col", title: "{day}", "{session_heading(*day, *number)}" }
+                                    for (position, (record, day, number)) in register.sessions.iter().enumerate() {
+                                        th { key: "{record}", scope: "col",
+                                            "#{number.unwrap_or(position as i64 + 1)}"
+                                            br {}
+                                            span { class: "meta", "{day.format(\"%-d %b\")}" }
+                                        }
                                     }
                                     th { scope: "col", "Came" }
                                 }

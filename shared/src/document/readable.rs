@@ -43,6 +43,9 @@ pub struct FieldChange {
     /// For a single value (a date, a choice, a flag): what it became, in words; `None` when
     /// it was cleared, or for text.
     pub now: Option<String>,
+    /// For a field naming something in another document (a goal, a group's member, a client's
+    /// case): which, so that the store can put its name in `now` in place of its id.
+    pub refers_to: Option<FieldKind>,
 }
 
 /// The readable history of `document`, in the order the changes were made.
@@ -200,6 +203,7 @@ fn field_change(
             added: Vec::new(),
             removed: Vec::new(),
             now: None,
+            refers_to: None,
         });
     };
     let was = value_at(doc, &parts, before);
@@ -211,6 +215,7 @@ fn field_change(
             added,
             removed,
             now: None,
+            refers_to: None,
         })
     } else {
         let now = is.map(|value| match kind {
@@ -219,11 +224,14 @@ fn field_change(
             FieldKind::Flag => "no".to_owned(),
             _ => value,
         });
+        let refers_to =
+            matches!(kind, FieldKind::Goal | FieldKind::Member | FieldKind::Case).then_some(kind);
         Some(FieldChange {
             label,
             added: Vec::new(),
             removed: Vec::new(),
             now,
+            refers_to,
         })
     }
 }

@@ -343,9 +343,21 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<RecordId, StoreError> {
         let profile = self.case(group)?.group.ok_or(StoreError::NotAGroup)?;
+        let earlier = self
+            .records_of_case(group)?
+            .iter()
+            .filter(|record| record.kind == RecordKind::GroupSession)
+            .count();
         let record = self.create_record(group, RecordKind::GroupSession, occurred, now)?;
         let day = occurred.start.unwrap_or(now).date_naive();
-        let mut edits = Vec::new();
+        // The group's name and the session's number, which the facilitator may correct.
+        let mut edits = vec![
+            Edit::text("group_name", &profile.name),
+            Edit::set(
+                "session_number",
+                crate::document::FieldValue::Number(earlier as i64 + 1),
+            ),
+        ];
         for member in profile
             .members
             .iter()
@@ -364,9 +376,7 @@ impl Store {
                 crate::document::FieldValue::Text(member.id.to_string()),
             ));
         }
-        if !edits.is_empty() {
-            self.edit_all(record, &edits, now)?;
-        }
+        self.edit_all(record, &edits, now)?;
         Ok(record)
     }
 
@@ -647,9 +657,41 @@ impl Store {
         &mut self,
         doc: impl Into<DocId>,
     ) -> Result<Vec<crate::document::ReadableEntry>, StoreError> {
-        Ok(crate::document::readable_history(
-            self.document(doc.into())?,
-        )?)
+        let doc = doc.into();
+        let mut entries = crate::document::readable_history(self.document(doc)?)?;
+        // A goal, a group's member or a client's case is named, not shown by its id.
+        let case = match doc {
+            DocId::Case(case) => case,
+            DocId::Record(record) => self.record(record)?.case_id,
+        };
+        let case = self.case(case)?;
+        for field in entries.iter_mut().flat_map(|entry| entry.fields.iter_mut()) {
+            let (Some(kind), Some(id)) = (field.refers_to, field.now.clone()) else {
+                continue;
+            };
+            let name = match kind {
+                crate::template::FieldKind::Goal => case
+                    .profile
+                    .goals
+                    .iter()
+                    .find(|goal| goal.id.to_string() == id)
+                    .map(|goal| goal.goal.clone()),
+                crate::template::FieldKind::Member => case.group.as_ref().and_then(|group| {
+                    group
+                        .members
+                        .iter()
+                        .find(|member| member.id.to_string() == id)
+                        .map(|member| member.name.clone())
+                }),
+                _ => id
+                    .parse()
+                    .ok()
+                    .and_then(|client: CaseId| self.case(client).ok())
+                    .map(|client| client.profile.client_name),
+            };
+            field.now = Some(name.unwrap_or_else(|| "one no longer on this device".to_owned()));
+        }
+        Ok(entries)
     }
 
     /// How long a record may wait for its author after the visit before it is overdue.
