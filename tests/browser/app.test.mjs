@@ -438,9 +438,22 @@ describe('Doorstep on a phone', () => {
 
   test('a group session records attendance for six members', async () => {
     await amara.home();
+    // A session belongs to its group, never to one member's case.
     await amara.openCase(CLIENT);
-    await amara.newRecord('Group session');
-    await amara.write('group_name', 'Carers together');
+    assert.equal(await amara.page.locator('.kinds').getByRole('button', { name: 'Group session' }).count(), 0);
+    await amara.home();
+    await amara.button('New case').click();
+    await amara.button('A group').click();
+    await amara.page.getByLabel("Group's name").pressSequentially('Carers together');
+    await amara.button('Start the group').click();
+    await amara.page.locator('.case-head h2', { hasText: 'Carers together' }).waitFor();
+    await amara.button('New session').click();
+    const form = amara.page.locator('.new-record');
+    await form.getByRole('button', { name: 'Just finished' }).click();
+    await form.getByRole('button', { name: '1 h', exact: true }).click();
+    await form.locator('button[type=submit]').click();
+    await amara.page.locator('.record-head h2', { hasText: 'Group session' }).waitFor();
+    assert.equal(await amara.field('group_name').inputValue(), 'Carers together');
     const members = [
       ['Adaeze', 'Present'], ['Bola', 'Late'], ['Chidi', 'Absent'],
       ['Dami', 'Present'], ['Efe', 'Excused'], ['Funmi', 'Present'],

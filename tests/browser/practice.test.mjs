@@ -151,6 +151,32 @@ describe('Practice depth on a phone', () => {
     await grace.home();
   });
 
+  test('a transfer to another agency rests on a handover summary for the receiving worker', async () => {
+    await amara.home();
+    await amara.button('New case').click();
+    await amara.page.getByLabel("Client's name").pressSequentially('Ms Rosa Lind');
+    await amara.button('Open case').click();
+    await amara.button('Profile, consents, goals, team').click();
+    await amara.button('Transfer the case…').click();
+    await amara.page.locator('.transfer h2', { hasText: 'Ms Rosa Lind' }).waitFor();
+    // Without its summary, the transfer is not made.
+    await amara.page.locator('input[name="transfer_on"]').fill(new Date().toISOString().slice(0, 10));
+    await amara.button('Transfer the case').click();
+    await amara.page.locator('.transfer .error', { hasText: 'Write the handover summary first' }).waitFor();
+    await shot(amara.page, 'practice-transfer');
+    await amara.button('Write the handover summary').click();
+    await amara.page.locator('.record-head h2', { hasText: 'Handover summary' }).waitFor();
+    await amara.type('receiving_worker', 'Sam Ode, Riverside Housing Trust');
+    await amara.type('situation', 'Settled in her new flat; rent arrears cleared.');
+    await amara.saved();
+    await amara.back();
+    await amara.page.locator('input[name="transfer_on"]').fill(new Date().toISOString().slice(0, 10));
+    await amara.page.getByLabel('Reason').pressSequentially('Moved to the Riverside area');
+    await amara.button('Transfer the case').click();
+    await amara.page.locator('.case-head .meta', { hasText: 'Transferred' }).waitFor();
+    await amara.page.locator('.timeline .card', { hasText: 'Handover summary' }).waitFor();
+  });
+
   test('a group of three meets twice: the register shows who came, and a member\'s case shows only their attendance', async () => {
     await amara.home();
     await amara.button('New case').click();

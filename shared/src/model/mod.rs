@@ -68,13 +68,12 @@ impl RecordKind {
         RecordKind::HandoverSummary,
     ];
 
-    /// The kinds a worker starts from a case's page, in the order the app offers them; the
-    /// summaries are started by closing or transferring the case.
-    pub const EVERYDAY: [RecordKind; 4] = [
+    /// The kinds a worker starts from a client's case, in the order the app offers them; a
+    /// group session is started from its group, the summaries by closing or transferring.
+    pub const EVERYDAY: [RecordKind; 3] = [
         RecordKind::HomeVisit,
         RecordKind::ProcessRecording,
         RecordKind::CaseNote,
-        RecordKind::GroupSession,
     ];
 
     /// The form of this kind of record.
