@@ -447,12 +447,7 @@ describe('Doorstep on a phone', () => {
     await amara.page.getByLabel("Group's name").pressSequentially('Carers together');
     await amara.button('Start the group').click();
     await amara.page.locator('.case-head h2', { hasText: 'Carers together' }).waitFor();
-    await amara.button('New session').click();
-    const form = amara.page.locator('.new-record');
-    await form.getByRole('button', { name: 'Just finished' }).click();
-    await form.getByRole('button', { name: '1 h', exact: true }).click();
-    await form.locator('button[type=submit]').click();
-    await amara.page.locator('.record-head h2', { hasText: 'Group session' }).waitFor();
+    await amara.newSession();
     assert.equal(await amara.field('group_name').inputValue(), 'Carers together');
     const members = [
       ['Adaeze', 'Present'], ['Bola', 'Late'], ['Chidi', 'Absent'],

@@ -338,6 +338,17 @@ export class Phone {
   /** Starts a record of `kind` on the open case, for a visit that just finished after an hour. */
   async newRecord(kind) {
     await this.page.locator('.kinds').getByRole('button', { name: kind, exact: true }).click();
+    await this.justFinished(kind);
+  }
+
+  /** Starts a session record on the open group, for a session that just finished after an hour. */
+  async newSession() {
+    await this.button('New session').click();
+    await this.justFinished('Group session');
+  }
+
+  /** Answers "when was it?" with "just finished, 1 h" and waits for the record of `kind`. */
+  async justFinished(kind) {
     const form = this.page.locator('.new-record');
     await form.getByRole('button', { name: 'Just finished' }).click();
     await form.getByRole('button', { name: '1 h', exact: true }).click();

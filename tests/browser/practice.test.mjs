@@ -197,12 +197,7 @@ describe('Practice depth on a phone', () => {
 
     const marks = [['Present', 'Absent', 'Late'], ['Late', 'Present', 'Present']];
     for (const session of marks) {
-      await amara.button('New session').click();
-      const form = amara.page.locator('.new-record');
-      await form.getByRole('button', { name: 'Just finished' }).click();
-      await form.getByRole('button', { name: '1 h', exact: true }).click();
-      await form.locator('button[type=submit]').click();
-      await amara.page.locator('.record-head h2', { hasText: 'Group session' }).waitFor();
+      await amara.newSession();
       for (const [index, attendance] of session.entries()) {
         await entry(amara, 'members', index + 1).getByRole('button', { name: attendance, exact: true }).click();
         await amara.saved();
