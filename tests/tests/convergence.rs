@@ -167,3 +167,119 @@ async fn three_devices_edit_paragraphs_rows_and_attendance_and_converge() {
         assert_eq!(marked, 2, "device {n}'s attendance");
     }
 }
+
+#[tokio::test]
+async fn a_groups_members_sessions_and_a_closing_summary_converge_from_three_devices() {
+    let server = ServerProcess::start().unwrap();
+    let mut devices = team_of(&server, &["amara", "ben", "fran"]).await;
+    let group = devices[0]
+        .store
+        .create_group("Carers together", Utc::now())
+        .unwrap();
+    sync_all(&mut devices).await;
+
+    // Offline, each facilitator adds two members to the group.
+    for (n, device) in devices.iter_mut().enumerate() {
+        for member in 0..2 {
+            let id = doorstep_shared::ItemId::random();
+            let edits = [
+                Edit::AddEntry {
+                    list: "members".into(),
+                    id,
+                    after: None,
+                },
+                Edit::set_in(
+                    "members",
+                    id,
+                    "name",
+                    FieldValue::Text(format!("member {n}.{member}")),
+                ),
+            ];
+            device.store.edit_all(group, &edits, Utc::now()).unwrap();
+        }
+    }
+    sync_all(&mut devices).await;
+    let profiles: Vec<_> = devices
+        .iter_mut()
+        .map(|device| device.store.case(group).unwrap().group.unwrap())
+        .collect();
+    assert_eq!(profiles[0].members.len(), 6);
+    assert!(profiles.iter().all(|profile| *profile == profiles[0]));
+
+    // One session, and each device marks two of its lines at once.
+    let session = devices[0]
+        .store
+        .start_session(group, doorstep_tests::just_visited(), Utc::now())
+        .unwrap();
+    sync_all(&mut devices).await;
+    let lines = match body(&mut devices[0], session) {
+        RecordBody::GroupSession(body) => body.members,
+        _ => panic!("not a session"),
+    };
+    assert_eq!(lines.len(), 6, "a line per member");
+    for (n, device) in devices.iter_mut().enumerate() {
+        for line in lines.iter().skip(n * 2).take(2) {
+            let mark = Edit::set_in(
+                "members",
+                line.id,
+                "attendance",
+                FieldValue::Text("present".into()),
+            );
+            device.store.edit(session, &mark, Utc::now()).unwrap();
+        }
+    }
+    sync_all(&mut devices).await;
+    let first = body(&mut devices[0], session);
+    for device in devices.iter_mut().skip(1) {
+        assert_eq!(body(device, session), first);
+    }
+    let RecordBody::GroupSession(marked) = first else {
+        panic!("not a session");
+    };
+    assert!(
+        marked
+            .members
+            .iter()
+            .all(|line| line.attendance == Some(Attendance::Present))
+    );
+
+    // A closing summary written on two devices at once keeps both people's words.
+    let case = devices[0]
+        .store
+        .create_case("Closing client", Utc::now())
+        .unwrap();
+    let summary = devices[0]
+        .store
+        .create_record(
+            case,
+            RecordKind::ClosingSummary,
+            Occurrence::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    sync_all(&mut devices).await;
+    devices[0]
+        .store
+        .edit(summary, &Edit::text("reason", "Goals met."), Utc::now())
+        .unwrap();
+    devices[1]
+        .store
+        .edit(
+            summary,
+            &Edit::text("services_referred", "Befriending service."),
+            Utc::now(),
+        )
+        .unwrap();
+    sync_all(&mut devices).await;
+    let first = body(&mut devices[0], summary);
+    for device in devices.iter_mut().skip(1) {
+        assert_eq!(body(device, summary), first);
+    }
+    let RecordBody::ClosingSummary(written) = first else {
+        panic!("not a closing summary");
+    };
+    assert_eq!(
+        (written.reason.as_str(), written.services_referred.as_str()),
+        ("Goals met.", "Befriending service.")
+    );
+}
