@@ -130,6 +130,8 @@ describe('Practice depth on a phone', () => {
     await amara.page.getByLabel('Outcome').pressSequentially('Goals met');
     await amara.button('Close the case').click();
     await amara.page.locator('.case-head .meta', { hasText: 'Closed' }).waitFor();
+    // A closed case's goals are no longer due for review.
+    assert.equal(await amara.page.locator('.goal .badge', { hasText: 'Review overdue' }).count(), 0);
     await amara.syncNow();
 
     await grace.syncNow();

@@ -3,7 +3,7 @@
 use chrono::Local;
 use dioxus::prelude::*;
 use doorstep_shared::ids::CaseId;
-use doorstep_shared::model::{GoalState, ProgressPoint};
+use doorstep_shared::model::{CaseState, GoalState, ProgressPoint};
 use doorstep_shared::template::{FieldKind, PROGRESS_SCALE};
 
 use crate::platform;
@@ -20,10 +20,13 @@ pub fn GoalTrails(id: CaseId) -> Element {
     let _ = session.revision.read();
     let zone = *Local::now().offset();
     let today = platform::now().with_timezone(&zone).date_naive();
-    let trails = session
-        .read(|store| store.goal_trails(id, zone))
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let Some(Ok((trails, case))) =
+        session.read(|store| Ok((store.goal_trails(id, zone)?, store.case(id)?)))
+    else {
+        return rsx! {};
+    };
+    // Reviews are due while the case is being worked.
+    let open = case.status.state == CaseState::Open;
     if trails.is_empty() {
         return rsx! {};
     }
@@ -42,7 +45,7 @@ pub fn GoalTrails(id: CaseId) -> Element {
                     span { class: "meta",
                         "{humanize(state_key(trail.goal.state))} · target {date(trail.goal.target_date)} · review {date(trail.goal.review_date)}"
                     }
-                    if trail.goal.review_overdue_on(today) {
+                    if open && trail.goal.review_overdue_on(today) {
                         span { class: "badge overdue", "Review overdue" }
                     }
                     ProgressChart { points: trail.points.clone() }

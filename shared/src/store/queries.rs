@@ -142,12 +142,13 @@ impl Store {
         )
     }
 
-    /// Active goals whose review date is before `today`, longest overdue first.
+    /// Active goals of open cases whose review date is before `today`, longest overdue first:
+    /// a closed, referred or transferred case's goals are no longer reviewed here.
     pub fn overdue_goal_reviews(&self, today: NaiveDate) -> Result<Vec<GoalReviewDue>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT g.case_id, c.client_name, g.goal, g.review_date
              FROM goal_reviews g JOIN cases c ON c.case_id = g.case_id
-             WHERE g.review_date < ?1
+             WHERE g.review_date < ?1 AND c.state = 'open'
              ORDER BY g.review_date, c.client_name COLLATE NOCASE, g.goal_id",
         )?;
         let rows = statement.query_map([today.to_string()], |row| {

@@ -830,3 +830,47 @@ mod on_disk {
         );
     }
 }
+
+#[test]
+fn a_goal_review_is_overdue_while_the_goal_is_active_and_its_case_open() {
+    let dir = TempDir::new().unwrap();
+    let mut store = open_signed_in(&dir, "amara");
+    let case = store.create_case("Mrs A. Example", at(0)).unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let goal = ItemId::random();
+    let edits = [
+        Edit::AddEntry {
+            list: "goals".into(),
+            id: goal,
+            after: None,
+        },
+        Edit::set_in(
+            "goals",
+            goal,
+            "goal",
+            FieldValue::Text("A warm home".into()),
+        ),
+        Edit::set_in("goals", goal, "review_date", FieldValue::Date(day(10))),
+    ];
+    store.edit_all(case, &edits, at(1)).unwrap();
+    assert!(store.overdue_goal_reviews(day(10)).unwrap().is_empty());
+    let due = store.overdue_goal_reviews(day(11)).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].case_id, due[0].goal.as_str(), due[0].review_date),
+        (case, "A warm home", day(10))
+    );
+    let achieved = Edit::set_in("goals", goal, "state", FieldValue::Text("achieved".into()));
+    store.edit(case, &achieved, at(2)).unwrap();
+    assert!(store.overdue_goal_reviews(day(11)).unwrap().is_empty());
+    let active = Edit::set_in("goals", goal, "state", FieldValue::Text("active".into()));
+    store.edit(case, &active, at(3)).unwrap();
+    assert_eq!(store.overdue_goal_reviews(day(11)).unwrap().len(), 1);
+    // Once the case closes, its goals are no longer reviewed.
+    let closure = crate::model::CaseEventDraft {
+        summary: Some(RecordId::random()),
+        ..crate::model::CaseEventDraft::new(crate::model::CaseEventKind::Closure, day(11), "Done")
+    };
+    store.record_case_event(case, &closure, at(4)).unwrap();
+    assert!(store.overdue_goal_reviews(day(12)).unwrap().is_empty());
+}
