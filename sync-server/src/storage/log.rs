@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use doorstep_shared::document::{Document, Writer};
-use doorstep_shared::model::TeamRole;
+use doorstep_shared::model::{Attendance, CaseEvent, CaseEventKind, Record, RecordBody, TeamRole};
 use doorstep_shared::sync::protocol::{Ack, DocChanges, Push, Refusal, SyncResponse};
 use doorstep_shared::sync::server::{LogPosition, PAGE_BYTES, PageBudget};
 use doorstep_shared::{CaseId, DocId, UserId};
@@ -213,14 +213,8 @@ fn write_as_server(
 fn write_group_attendance(
     tx: &mut impl LogTx,
     group_case: &str,
-    session: &Document,
+    record: &Record,
 ) -> Result<(), StorageError> {
-    let Ok(record) = session.record() else {
-        return Ok(());
-    };
-    if record.kind() != doorstep_shared::model::RecordKind::GroupSession {
-        return Ok(());
-    }
     let group_key = DocId::Case(parse_case(group_case)?).key();
     let log = tx.doc_log(&group_key)?;
     let parts: Vec<&[u8]> = log.iter().map(Vec::as_slice).collect();
@@ -231,7 +225,7 @@ fn write_group_attendance(
     else {
         return Ok(());
     };
-    let written: Vec<_> = doorstep_shared::model::attendance_for_cases(&group, &record)
+    let written: Vec<_> = doorstep_shared::model::attendance_for_cases(&group, record)
         .into_iter()
         .filter(|(_, _, entry)| entry.attendance.is_some())
         .collect();
@@ -463,6 +457,10 @@ fn push_one(
         (Some(current), DocId::Case(_)) => event_ids(current),
         _ => BTreeSet::new(),
     };
+    let marks_before = match (&current, doc) {
+        (Some(current), DocId::Record(_)) => session_marks(current).map(|(_, marks)| marks),
+        _ => None,
+    };
     let accepted = match check_push_onto(current, push, &context) {
         Ok(accepted) => accepted,
         Err(rejection) => return Ok(Err(rejection)),
@@ -533,10 +531,12 @@ fn push_one(
         write_case_roster(tx, &case_key)?;
         return Ok(Ok(None));
     }
+    // Only a push that changed a session's day or marks is written on to members' cases.
     if let DocId::Record(_) = doc
-        && !accepted.new_changes.is_empty()
+        && let Some((session, marks)) = session_marks(&accepted.document)
+        && marks_before.as_ref() != Some(&marks)
     {
-        write_group_attendance(tx, &case_key, &accepted.document)?;
+        write_group_attendance(tx, &case_key, &session)?;
     }
     Ok(Ok(newest.map(|seq| Checked {
         doc_key,
@@ -547,34 +547,61 @@ fn push_one(
     })))
 }
 
+/// A case document's events, read without the rest of the case.
+fn events(document: &Document) -> Vec<CaseEvent> {
+    document
+        .fields_to_json(&["events"], None)
+        .ok()
+        .and_then(|mut json| serde_json::from_value(json["events"].take()).ok())
+        .unwrap_or_default()
+}
+
 /// The ids of a case document's events.
 fn event_ids(document: &Document) -> BTreeSet<String> {
-    document
-        .case()
-        .map(|case| {
-            case.events
-                .iter()
-                .map(|event| event.id.to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    events(document)
+        .iter()
+        .map(|event| event.id.to_string())
+        .collect()
 }
 
 /// The teams the case is transferred to by events not among `before`.
 fn transfers_after(document: &Document, before: &BTreeSet<String>) -> Vec<String> {
-    let Ok(case) = document.case() else {
-        return Vec::new();
-    };
-    case.events
-        .iter()
+    events(document)
+        .into_iter()
         .filter(|event| {
-            event.kind == doorstep_shared::model::CaseEventKind::Transfer
+            event.kind == CaseEventKind::Transfer
                 && !event.to_team.trim().is_empty()
                 && !before.contains(&event.id.to_string())
         })
         .map(|event| event.to_team.trim().to_owned())
         .collect()
 }
+
+/// A group session record, and what of it reaches its members' cases (its start and each
+/// line's member and attendance); `None` for any other document, told by its kind alone.
+fn session_marks(document: &Document) -> Option<(Record, SessionMarks)> {
+    let kind = document.template().ok()?.kind;
+    if kind != doorstep_shared::template::GROUP_SESSION.kind {
+        return None;
+    }
+    let record = document.record().ok()?;
+    let RecordBody::GroupSession(body) = &record.body else {
+        return None;
+    };
+    let marks = body
+        .members
+        .iter()
+        .map(|line| (line.member, line.attendance))
+        .collect();
+    let start = record.occurred_start;
+    Some((record, (start, marks)))
+}
+
+/// A session's start and each line's member and attendance.
+type SessionMarks = (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Vec<(Option<doorstep_shared::ItemId>, Option<Attendance>)>,
+);
 
 /// A refused push's answer: its code and reason, and the server's copy of the document when
 /// the device may read it, so the device can set its own copy back to what the server holds.
