@@ -36,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attachments;
 pub mod document;
 pub mod ids;
 pub mod model;

@@ -109,6 +109,7 @@ mod tests {
             signoff: None,
             addenda: vec![],
             review: vec![],
+            attachments: vec![],
             body: RecordBody::HomeVisit(HomeVisit::default()),
         }
     }

@@ -15,6 +15,9 @@
 //!   signoff?: { heads: [hex], by, at },
 //!   addenda: [ { id, author, at, reason, text: Text } ],
 //!   review:  [ { id, by, at, action, text: Text } ],
+//!   attachments: [ { id, hash, kind, media_type, size, width?, height?, caption, by, at,
+//!                    signs?: { consent, wording, signed_at }, strokes?,
+//!                    erased?: { at, by, reason } } ],
 //!   authors: { <actor hex>: <user id> },
 //!   body:    { <narrative field>: Text, <scalar field>: value,
 //!              <list>: [ { id, <field>: ... } ] } }
@@ -42,6 +45,7 @@ use serde::{Deserialize, Serialize};
 pub use history::{HistoryEntry, history};
 pub use readable::{FieldChange, ReadableEntry, readable_history, words_changed};
 
+use crate::attachments::{Attachment, AttachmentDraft, BlobHash, Erasure};
 use crate::ids::{CaseId, DocId, IdError, ItemId, RecordId, UserId};
 use crate::model::{
     Case, CaseEventKind, Record, RecordBody, RecordKind, RecordStatus, ReviewAction, TeamRole,
@@ -200,6 +204,12 @@ pub enum Action {
     GroupAttendance,
     /// The worker entered or changed when the visit or session took place.
     VisitTimes,
+    /// A photo, scan or signature was attached.
+    Attach,
+    /// An attachment was taken off a record still being written.
+    Detach,
+    /// An administrator erased an attachment's bytes, leaving its tombstone.
+    Erase,
 }
 
 /// A value to put into a field; which ones a field takes depends on its [`FieldKind`].
@@ -505,6 +515,7 @@ impl Document {
         doc.put(ROOT, "writing_began", timestamp(now))?;
         doc.put_object(ROOT, "addenda", ObjType::List)?;
         doc.put_object(ROOT, "review", ObjType::List)?;
+        doc.put_object(ROOT, "attachments", ObjType::List)?;
         put_body(doc, kind.template())?;
         document.commit(Action::Create, Vec::new(), now);
         Ok(document)
@@ -1055,6 +1066,134 @@ impl Document {
         Ok(id)
     }
 
+    /// Adds a reference to a blob the caller has stored: a record takes attachments while
+    /// its author may edit it, a case file at any time. Returns the reference as written.
+    pub fn attach(
+        &mut self,
+        writer: &Writer,
+        hash: BlobHash,
+        size: u64,
+        strokes: Option<BlobHash>,
+        draft: &AttachmentDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Attachment, DocumentError> {
+        self.check_may_edit(false)?;
+        crate::attachments::check_media_type(&draft.media_type)
+            .map_err(|error| DocumentError::Malformed(error.to_string()))?;
+        let attachment = Attachment {
+            id: ItemId::random(),
+            hash,
+            kind: draft.kind,
+            media_type: draft.media_type.clone(),
+            size,
+            width: draft.dimensions.map(|(width, _)| width),
+            height: draft.dimensions.map(|(_, height)| height),
+            caption: draft.caption.trim().to_owned(),
+            by: writer.user.clone(),
+            // As the document keeps times: to the millisecond.
+            at: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
+            signs: draft.signs.clone(),
+            strokes,
+            erased: None,
+        };
+        self.prepare(writer)?;
+        let result = (|| {
+            let list = match self.doc.get(ROOT, "attachments")? {
+                Some((automerge::Value::Object(ObjType::List), list)) => list,
+                // Only documents made before attachments existed lack the list.
+                _ => self.doc.put_object(ROOT, "attachments", ObjType::List)?,
+            };
+            let index = self.doc.length(&list);
+            let entry = self.doc.insert_object(&list, index, ObjType::Map)?;
+            put_attachment(&mut self.doc, &entry, &attachment)
+        })();
+        let path = vec![format!("attachments/{}", attachment.id)];
+        self.finish(result, Action::Attach, path, now)?;
+        Ok(attachment)
+    }
+
+    /// Takes an attachment off a record its author may still edit. The blob stays until no
+    /// document refers to it (the server lets it go after a grace period).
+    pub fn detach(
+        &mut self,
+        writer: &Writer,
+        id: ItemId,
+        now: DateTime<Utc>,
+    ) -> Result<(), DocumentError> {
+        self.expect_doc_type("record")?;
+        self.check_may_edit(false)?;
+        self.prepare(writer)?;
+        let result = (|| {
+            let list = object(&self.doc, &ROOT, "attachments")?;
+            let index = entry_index(&self.doc, &list, "attachments", id)?;
+            self.doc.delete(&list, index)?;
+            Ok(())
+        })();
+        self.finish(
+            result,
+            Action::Detach,
+            vec![format!("attachments/{id}")],
+            now,
+        )
+    }
+
+    /// Marks every reference to `hash` (as an attachment or as a signature's strokes) erased,
+    /// with its tombstone; returns whether any was not already. Only the server writes this,
+    /// when an administrator erases a blob.
+    pub fn erase_blob(
+        &mut self,
+        writer: &Writer,
+        hash: BlobHash,
+        erasure: &Erasure,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DocumentError> {
+        let targets: Vec<ItemId> = self
+            .attachments()?
+            .into_iter()
+            .filter(|attachment| {
+                attachment.erased.is_none() && attachment.blobs().any(|blob| blob == hash)
+            })
+            .map(|attachment| attachment.id)
+            .collect();
+        if targets.is_empty() {
+            return Ok(false);
+        }
+        self.prepare(writer)?;
+        let result = (|| {
+            let list = object(&self.doc, &ROOT, "attachments")?;
+            for id in &targets {
+                let index = entry_index(&self.doc, &list, "attachments", *id)?;
+                let Some((_, entry)) = self.doc.get(&list, index)? else {
+                    continue;
+                };
+                let erased = self.doc.put_object(&entry, "erased", ObjType::Map)?;
+                self.doc.put(&erased, "at", timestamp(erasure.at))?;
+                self.doc.put(&erased, "by", erasure.by.as_str())?;
+                self.doc.put(&erased, "reason", erasure.reason.as_str())?;
+            }
+            Ok(())
+        })();
+        let paths = targets
+            .iter()
+            .map(|id| format!("attachments/{id}/erased"))
+            .collect();
+        self.finish(result, Action::Erase, paths, now)?;
+        Ok(true)
+    }
+
+    /// The document's attachments, as it is now.
+    pub fn attachments(&self) -> Result<Vec<Attachment>, DocumentError> {
+        let json = json::render_keys(&self.doc, None, &["attachments"])?;
+        #[derive(Deserialize)]
+        struct List {
+            #[serde(default, deserialize_with = "crate::attachments::read_list")]
+            attachments: Vec<Attachment>,
+        }
+        serde_json::from_value::<List>(json)
+            .map(|list| list.attachments)
+            .map_err(|error| DocumentError::Malformed(error.to_string()))
+    }
+
     /// Reads the record as it is now.
     pub fn record(&self) -> Result<Record, DocumentError> {
         self.record_at(None)
@@ -1295,6 +1434,7 @@ fn put_case_header(
     doc.put(&team, writer.user.as_str(), TeamRole::Worker.as_str())?;
     doc.put_object(ROOT, "events", ObjType::List)?;
     doc.put_object(ROOT, "disclosures", ObjType::List)?;
+    doc.put_object(ROOT, "attachments", ObjType::List)?;
     Ok(())
 }
 
@@ -1500,6 +1640,37 @@ fn entry_index(
     })
 }
 
+fn put_attachment(
+    doc: &mut AutoCommit,
+    entry: &ObjId,
+    attachment: &Attachment,
+) -> Result<(), DocumentError> {
+    doc.put(entry, "id", attachment.id.to_string())?;
+    doc.put(entry, "hash", attachment.hash.to_string())?;
+    doc.put(entry, "kind", attachment.kind.noun())?;
+    doc.put(entry, "media_type", attachment.media_type.as_str())?;
+    doc.put(entry, "size", attachment.size)?;
+    if let Some(width) = attachment.width {
+        doc.put(entry, "width", u64::from(width))?;
+    }
+    if let Some(height) = attachment.height {
+        doc.put(entry, "height", u64::from(height))?;
+    }
+    doc.put(entry, "caption", attachment.caption.as_str())?;
+    doc.put(entry, "by", attachment.by.as_str())?;
+    doc.put(entry, "at", timestamp(attachment.at))?;
+    if let Some(signs) = &attachment.signs {
+        let binding = doc.put_object(entry, "signs", ObjType::Map)?;
+        doc.put(&binding, "consent", signs.consent.to_string())?;
+        doc.put(&binding, "wording", signs.wording.as_str())?;
+        doc.put(&binding, "signed_at", timestamp(signs.signed_at))?;
+    }
+    if let Some(strokes) = attachment.strokes {
+        doc.put(entry, "strokes", strokes.to_string())?;
+    }
+    Ok(())
+}
+
 fn push_review(
     doc: &mut AutoCommit,
     writer: &Writer,
@@ -1599,6 +1770,8 @@ fn record_from_json(mut json: serde_json::Value) -> Result<Record, DocumentError
         addenda: Vec<crate::model::Addendum>,
         #[serde(default)]
         review: Vec<crate::model::ReviewEntry>,
+        #[serde(default, deserialize_with = "crate::attachments::read_list")]
+        attachments: Vec<crate::attachments::Attachment>,
     }
     let malformed = |error: serde_json::Error| DocumentError::Malformed(error.to_string());
     let body = json
@@ -1619,8 +1792,19 @@ fn record_from_json(mut json: serde_json::Value) -> Result<Record, DocumentError
         signoff: header.signoff,
         addenda: header.addenda,
         review: header.review,
+        attachments: header.attachments,
         body: RecordBody::from_json(header.kind, body).map_err(malformed)?,
     })
+}
+
+/// The root fields `keys` of a raw Automerge document as they were at `heads`, as JSON: for
+/// the server's checks, which read documents part-way through a push.
+pub fn render_keys_at(
+    doc: &AutoCommit,
+    heads: &[ChangeHash],
+    keys: &[&str],
+) -> Result<serde_json::Value, DocumentError> {
+    json::render_keys(doc, Some(heads), keys)
 }
 
 fn object(doc: &AutoCommit, parent: &ObjId, key: &str) -> Result<ObjId, DocumentError> {

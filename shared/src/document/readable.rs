@@ -150,6 +150,9 @@ fn action_words(entry: &HistoryEntry, template: &Template) -> String {
         Some(Action::VisitTimes) => "Times of the visit entered".to_owned(),
         Some(Action::Disclosure) => "Sharing with another agency recorded".to_owned(),
         Some(Action::GroupAttendance) => "Group attendance written".to_owned(),
+        Some(Action::Attach) => "Attachment added".to_owned(),
+        Some(Action::Detach) => "Attachment taken off".to_owned(),
+        Some(Action::Erase) => "Attachment erased".to_owned(),
         None => "Changed".to_owned(),
     }
 }
@@ -170,7 +173,7 @@ fn field_change(
         ["status"] => ("Status".to_owned(), Some(FieldKind::Line)),
         ["signoff" | "review"] => return None,
         [
-            "addenda" | "events" | "disclosures" | "group_attendance",
+            "addenda" | "events" | "disclosures" | "group_attendance" | "attachments",
             ..,
         ] => return None,
         ["team", user] => (format!("Team › {user}"), Some(FieldKind::Line)),

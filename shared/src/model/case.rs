@@ -27,6 +27,9 @@ pub struct Case {
     /// Information shared with other agencies, oldest first.
     #[serde(default)]
     pub disclosures: Vec<Disclosure>,
+    /// Photos, scans and signatures on the case file (a consent's signature among them).
+    #[serde(default, deserialize_with = "crate::attachments::read_list")]
+    pub attachments: Vec<crate::attachments::Attachment>,
     /// Everything known about the client (for a group, only its name, as `client_name`).
     pub profile: CaseProfile,
     /// A client's case or a group's.

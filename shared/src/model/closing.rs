@@ -160,6 +160,7 @@ mod tests {
             signoff: None,
             addenda: vec![],
             review: vec![],
+            attachments: vec![],
             body,
         }
     }

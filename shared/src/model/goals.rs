@@ -135,6 +135,7 @@ mod tests {
             signoff: None,
             addenda: vec![],
             review: vec![],
+            attachments: vec![],
             body: RecordBody::HomeVisit(HomeVisit {
                 goal_progress: progress,
                 ..HomeVisit::default()

@@ -229,6 +229,7 @@ mod tests {
             signoff: None,
             addenda: vec![],
             review: vec![],
+            attachments: vec![],
             body: RecordBody::GroupSession(GroupSession {
                 session_number: Some(number),
                 members: attendance

@@ -288,6 +288,8 @@ pub struct Record {
     pub addenda: Vec<Addendum>,
     /// The review's steps, oldest first.
     pub review: Vec<ReviewEntry>,
+    /// Photos, scans and signatures: references to blobs kept beside the document.
+    pub attachments: Vec<crate::attachments::Attachment>,
     /// The kind-specific content.
     pub body: RecordBody,
 }

@@ -15,6 +15,7 @@ use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, Prop, ROOT, Read
 use serde_json::Value;
 
 use super::Rejection;
+use crate::attachments::AttachmentKind;
 use crate::document::{Document, DocumentError};
 use crate::ids::{DocId, UserId};
 use crate::model::{RecordKind, RecordStatus, TeamRole};
@@ -53,6 +54,7 @@ const RECORD_CHANGING: &[&str] = &[
     "signoff",
     "occurred_start",
     "occurred_end",
+    "attachments",
 ];
 
 /// Case fields written once, when the case is created.
@@ -70,9 +72,10 @@ const CASE_FIXED: &[&str] = &[
     "case_kind",
 ];
 
-/// Case fields that change after the case is created, each by its own rule: disclosures are
-/// added, never changed (cases opened before they were recorded gain the list later).
-const CASE_CHANGING: &[&str] = &["disclosures", "group_attendance"];
+/// Case fields that change after the case is created, each by its own rule: disclosures and
+/// attachments are added, never changed (cases opened before they were recorded gain the
+/// list later).
+const CASE_CHANGING: &[&str] = &["disclosures", "group_attendance", "attachments"];
 
 /// Checks every change in `new` (the changes the push brings that the server lacked, in
 /// causal order) against the rules; `document` is the server's copy with them applied, and
@@ -176,12 +179,18 @@ pub fn check_preserved(
     }
     let entries: &[&str] = match doc {
         DocId::Record(_) => &["addenda", "review"],
-        DocId::Case(_) => &["events", "disclosures"],
+        DocId::Case(_) => &["events", "disclosures", "attachments"],
     };
     for list in entries {
         if !kept_entries(was.get(*list), is.get(*list)) {
             return Err(not_allowed(&format!("{list} are only added to")));
         }
+    }
+    // A record's attachment may be taken off while it is written, never changed.
+    if matches!(doc, DocId::Record(_))
+        && !kept_or_removed(was.get("attachments"), is.get("attachments"))
+    {
+        return Err(not_allowed("an attachment is never changed once attached"));
     }
     let kept_authors = match (was.get("authors"), is.get("authors")) {
         (Some(Value::Object(was)), Some(Value::Object(is))) => {
@@ -215,17 +224,26 @@ pub fn check_preserved(
 
 /// Whether every entry of a list (by its id) is still in it, unchanged.
 fn kept_entries(was: Option<&Value>, is: Option<&Value>) -> bool {
-    let by_id = |list: Option<&Value>| -> HashMap<String, Value> {
-        list.and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| Some((entry.get("id")?.as_str()?.to_owned(), entry.clone())))
-            .collect()
-    };
-    let is = by_id(is);
-    by_id(was)
+    let is = entries_by_id(is);
+    entries_by_id(was)
         .iter()
         .all(|(id, entry)| is.get(id) == Some(entry))
+}
+
+/// Whether every entry of a list (by its id) is either still in it, unchanged, or gone.
+fn kept_or_removed(was: Option<&Value>, is: Option<&Value>) -> bool {
+    let is = entries_by_id(is);
+    entries_by_id(was)
+        .iter()
+        .all(|(id, entry)| is.get(id).is_none_or(|now| now == entry))
+}
+
+fn entries_by_id(list: Option<&Value>) -> HashMap<String, Value> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some((entry.get("id")?.as_str()?.to_owned(), entry.clone())))
+        .collect()
 }
 
 /// The users who wrote part of a record: its creator, and whoever changed its body beyond
@@ -277,6 +295,8 @@ struct Touched {
     visit_times: bool,
     /// It recorded a disclosure.
     disclosures: bool,
+    /// It attached (or, on a record, took off) a photo, scan or signature.
+    attachments: bool,
     /// It recorded a case event.
     events: bool,
     body: bool,
@@ -390,6 +410,9 @@ impl Judge<'_> {
             return Err(self.not_allowed(format!("{field} is fixed when the document is created")));
         }
         if creation {
+            if touched.attachments {
+                self.check_attachments(document, change)?;
+            }
             return self.check_creation(&touched);
         }
         match self.doc {
@@ -399,6 +422,9 @@ impl Judge<'_> {
                  administrator",
             )),
             DocId::Case(_) => {
+                if touched.attachments {
+                    self.check_attachments(document, change)?;
+                }
                 if touched.disclosures {
                     self.check_disclosures(document, change)?;
                 }
@@ -571,6 +597,10 @@ impl Judge<'_> {
                     self.expect_pusher(value.as_deref(), "an addendum's author")?;
                 }
             }
+            "attachments" => {
+                touched.attachments = true;
+                self.check_attachment_op(path, value.as_deref(), made_here, op, true)?;
+            }
             "body" => {
                 touched.body = true;
                 if !self.is_review_field(path) {
@@ -651,7 +681,71 @@ impl Judge<'_> {
                     self.expect_pusher(value.as_deref(), "a case event's recorder")?;
                 }
             }
+            "attachments" => {
+                touched.attachments = true;
+                self.check_attachment_op(path, value.as_deref(), made_here, op, false)?;
+            }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// An operation on a document's attachments: the list made (by documents made before
+    /// attachments existed), an entry added with its attacher the pusher, or (on a record,
+    /// `removable`) an entry taken off. An entry is never changed, and its tombstone is the
+    /// server's alone to write.
+    fn check_attachment_op(
+        &self,
+        path: &[String],
+        value: Option<&str>,
+        made_here: bool,
+        op: &automerge::legacy::Op,
+        removable: bool,
+    ) -> Result<(), Rejection> {
+        if op.obj == ObjectId::Root {
+            return match op.action {
+                OpType::Make(automerge::ObjType::List) => Ok(()),
+                _ => Err(self.not_allowed("attachments are a list")),
+            };
+        }
+        if path.get(2).map(String::as_str) == Some("erased") {
+            return Err(self.not_allowed(
+                "an attachment is erased by an administrator, on the server: ask one",
+            ));
+        }
+        let removes = path.len() == 1 && matches!(op.action, OpType::Delete) && !op.insert;
+        if removes && removable {
+            return Ok(());
+        }
+        if !only_appends(path, op, made_here) {
+            return Err(self.not_allowed("attachments are added; nothing already there is changed"));
+        }
+        if path.len() == 3 && path[2] == "by" {
+            self.expect_pusher(value, "an attachment's attacher")?;
+        }
+        Ok(())
+    }
+
+    /// Every attachment, as of this change, reads as a reference to a blob of a media type
+    /// the app can show, and none is erased but by the server.
+    fn check_attachments(&self, document: &AutoCommit, change: &Change) -> Result<(), Rejection> {
+        let json = crate::document::render_keys_at(document, &[change.hash()], &["attachments"])
+            .map_err(|_| self.not_allowed("attachments do not read"))?;
+        let entries = json
+            .get("attachments")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for entry in entries {
+            let attachment: crate::attachments::Attachment = serde_json::from_value(entry)
+                .map_err(|error| {
+                    self.not_allowed(format!("an attachment does not read: {error}"))
+                })?;
+            crate::attachments::check_media_type(&attachment.media_type)
+                .map_err(|error| self.not_allowed(error.to_string()))?;
+            if attachment.strokes.is_some() != (attachment.kind == AttachmentKind::Signature) {
+                return Err(self.not_allowed("a signature, and only a signature, has strokes"));
+            }
         }
         Ok(())
     }
@@ -685,6 +779,18 @@ impl Judge<'_> {
         let finalised_before = signed_before || status_before == RecordStatus::Finalised;
         let role = self.pusher.role;
         let user = self.pusher.user.as_str();
+
+        if touched.attachments {
+            if finalised_before {
+                return Err(Rejection::RecordSigned { doc: self.doc });
+            }
+            if !status_before.author_may_edit() {
+                return Err(self.not_allowed(
+                    "a submitted record waits for review: return it to the author to attach to it",
+                ));
+            }
+            self.check_attachments(document, change)?;
+        }
 
         if finalised_before {
             let beyond_addenda = touched.body
@@ -1946,5 +2052,162 @@ mod tests {
             assert_eq!(refused.code(), "not_allowed", "{refused}");
             assert!(refused.to_string().contains("from 1 to 5"), "{refused}");
         }
+    }
+
+    fn photo() -> crate::attachments::AttachmentDraft {
+        crate::attachments::AttachmentDraft {
+            kind: crate::attachments::AttachmentKind::Photo,
+            media_type: "image/jpeg".into(),
+            dimensions: Some((2048, 1536)),
+            caption: "The broken heater".into(),
+            signs: None,
+        }
+    }
+
+    fn attach_photo(
+        document: &mut Document,
+        writer: &Writer,
+    ) -> Result<crate::attachments::Attachment, crate::document::DocumentError> {
+        let hash = crate::attachments::BlobHash::of(b"the heater's photo");
+        document.attach(writer, hash, 18, None, &photo(), Utc::now())
+    }
+
+    #[test]
+    fn a_record_takes_attachments_while_it_is_written_and_never_after() {
+        let (mut server, mut record, amara) = amaras_record();
+        let attached = attach_photo(&mut record, &amara).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        // A colleague co-writing it attaches too, and the worker takes her own one off.
+        let (mut ben_copy, ben) = server.device("ben");
+        attach_photo(&mut ben_copy, &ben).unwrap();
+        server.push(&mut ben_copy, "ben", COLLEAGUE).unwrap();
+        server.pull(&mut record);
+        record.detach(&amara, attached.id, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        assert_eq!(server.copy().unwrap().attachments().unwrap().len(), 1);
+
+        // Submitted: the document layer will not, and a modified client is refused.
+        record.submit(&amara, Utc::now()).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+        assert!(attach_photo(&mut record, &amara).is_err());
+        let mut forced = server.copy().unwrap();
+        raw_change(&mut forced, &amara, "amara", |doc| {
+            let (_, list) = doc.get(ROOT, "attachments").unwrap().unwrap();
+            let entry = doc.insert_object(&list, 0, ObjType::Map).unwrap();
+            doc.put(&entry, "id", crate::ids::ItemId::random().to_string())
+                .unwrap();
+        });
+        let refused = server.push(&mut forced, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
+    }
+
+    #[test]
+    fn a_signed_records_attachments_are_fixed() {
+        let (mut server, _, amara) = signed();
+        let (mut copy, _) = server.device("amara");
+        let id = copy.attachments().unwrap();
+        assert!(id.is_empty());
+        raw_change(&mut copy, &amara, "amara", |doc| {
+            let (_, list) = doc.get(ROOT, "attachments").unwrap().unwrap();
+            let entry = doc.insert_object(&list, 0, ObjType::Map).unwrap();
+            doc.put(&entry, "id", crate::ids::ItemId::random().to_string())
+                .unwrap();
+        });
+        let refused = server.push(&mut copy, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "record_signed");
+    }
+
+    #[test]
+    fn nobody_but_the_server_erases_and_nobody_attaches_in_anothers_name() {
+        let (mut server, mut record, amara) = amaras_record();
+        attach_photo(&mut record, &amara).unwrap();
+        server.push(&mut record, "amara", WORKER).unwrap();
+
+        // A device writing a tombstone of its own.
+        let (mut copy, _) = server.device("amara");
+        let erasure = crate::attachments::Erasure {
+            at: Utc::now(),
+            by: "admin".into(),
+            reason: "asked for".into(),
+        };
+        let hash = crate::attachments::BlobHash::of(b"the heater's photo");
+        assert!(copy.erase_blob(&amara, hash, &erasure, Utc::now()).unwrap());
+        let refused = server.push(&mut copy, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
+
+        // The server's own erasure is what devices receive.
+        let mut servers = server.copy().unwrap();
+        assert!(
+            servers
+                .erase_blob(&Writer::server(), hash, &erasure, Utc::now())
+                .unwrap()
+        );
+        let erased = servers.attachments().unwrap();
+        let tombstone = erased[0].erased.as_ref().unwrap();
+        assert_eq!(
+            (tombstone.by.as_str(), tombstone.reason.as_str()),
+            ("admin", "asked for")
+        );
+        assert!(
+            !servers
+                .erase_blob(&Writer::server(), hash, &erasure, Utc::now())
+                .unwrap()
+        );
+
+        // Attaching with ben named as the attacher.
+        let (mut forged, _) = server.device("amara");
+        let ben = Writer {
+            user: "ben".parse().unwrap(),
+            actor: amara.actor.clone(),
+        };
+        let mut draft = photo();
+        draft.caption = "Not ben's".into();
+        forged
+            .attach(
+                &ben,
+                crate::attachments::BlobHash::of(b"x"),
+                1,
+                None,
+                &draft,
+                Utc::now(),
+            )
+            .unwrap();
+        let refused = server.push(&mut forged, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "forged_author");
+    }
+
+    #[test]
+    fn an_attachment_that_does_not_name_a_blob_is_refused() {
+        let (mut server, mut record, amara) = amaras_record();
+        raw_change(&mut record, &amara, "amara", |doc| {
+            let (_, list) = doc.get(ROOT, "attachments").unwrap().unwrap();
+            let entry = doc.insert_object(&list, 0, ObjType::Map).unwrap();
+            doc.put(&entry, "id", crate::ids::ItemId::random().to_string())
+                .unwrap();
+            doc.put(&entry, "hash", "../../etc/passwd").unwrap();
+            doc.put(&entry, "kind", "photo").unwrap();
+            doc.put(&entry, "media_type", "image/jpeg").unwrap();
+            doc.put(&entry, "size", 1_u64).unwrap();
+            doc.put(&entry, "caption", "").unwrap();
+            doc.put(&entry, "by", "amara").unwrap();
+            doc.put(&entry, "at", ScalarValue::Timestamp(0)).unwrap();
+        });
+        let refused = server.push(&mut record, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
+        assert!(refused.to_string().contains("does not read"), "{refused}");
+    }
+
+    #[test]
+    fn a_case_files_attachments_are_added_and_never_taken_off() {
+        let (mut server, mut case, amara, _) = case_with_consent_to_share();
+        let attached = attach_photo(&mut case, &amara).unwrap();
+        server.push(&mut case, "amara", WORKER).unwrap();
+        assert!(case.detach(&amara, attached.id, Utc::now()).is_err());
+        raw_change(&mut case, &amara, "amara", |doc| {
+            let (_, list) = doc.get(ROOT, "attachments").unwrap().unwrap();
+            doc.delete(&list, 0).unwrap();
+        });
+        let refused = server.push(&mut case, "amara", WORKER).unwrap_err();
+        assert_eq!(refused.code(), "not_allowed");
     }
 }
