@@ -9,6 +9,7 @@
 //! idle, off the typing path. The fold writes the snapshot and deletes the changes it holds
 //! in one transaction, so no change is deleted before the snapshot holding it is durable.
 
+mod blobs;
 #[cfg(target_family = "wasm")]
 pub mod browser;
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
@@ -26,6 +27,7 @@ use automerge::{ActorId, ChangeHash};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
+pub use blobs::{AttachmentLimits, BlobState, BlobToFetch, BlobToSend};
 pub use key::{KeyCost, Passphrase};
 pub use queries::{CaseSummary, GoalReviewDue, RecordSummary, SearchHit};
 pub use refusals::{Refused, RefusedText};
@@ -91,6 +93,14 @@ pub enum StoreError {
     /// The web browser's storage failed or is missing.
     #[error("browser storage: {0}")]
     Browser(String),
+    /// An attachment was not taken: too large, no room, or not a kind of file that can be.
+    #[error(transparent)]
+    Attachment(#[from] crate::attachments::AttachmentError),
+    /// A blob's bytes do not have the hash they were asked for by: they were thrown away.
+    #[error(
+        "the attachment's bytes arrived damaged (their hash does not match); they were discarded and will be fetched again"
+    )]
+    BlobMismatch,
 }
 
 /// How long after a visit a record may wait for its author before it is overdue, unless the
@@ -258,12 +268,15 @@ impl Store {
              PRAGMA secure_delete = ON;",
         )?;
         schema::migrate(&mut conn)?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             path: location.path,
             writer: None,
             open_docs: HashMap::new(),
-        })
+        };
+        // An erasure that stopped before its checkpoint finishes now.
+        store.clear_erased()?;
+        Ok(store)
     }
 
     /// Makes what was deleted gone from the disk too: `secure_delete` (set at open) has
@@ -859,12 +872,24 @@ impl Store {
         changes: &[Vec<u8>],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.persist_with(doc, changes, now, |_| Ok(()))
+    }
+
+    /// Persists a document's changes together with what `also` writes, in one transaction.
+    fn persist_with(
+        &mut self,
+        doc: DocId,
+        changes: &[Vec<u8>],
+        now: DateTime<Utc>,
+        also: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let result = (|| {
             let document = self
                 .open_docs
                 .get_mut(&doc)
                 .expect("loaded before persisting");
             let tx = self.conn.transaction()?;
+            also(&tx)?;
             append_changes(&tx, doc, document, changes, now)?;
             tx.commit()?;
             Ok(())

@@ -279,6 +279,7 @@ pub(super) fn reindex(
             record.case_id
         }
     };
+    super::blobs::reindex_refs(tx, doc, case_id, document)?;
     let row_id: Option<i64> = tx
         .query_row(
             "SELECT row_id FROM search_rows WHERE doc_key = ?1",

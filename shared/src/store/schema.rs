@@ -119,6 +119,37 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX goal_reviews_by_date ON goal_reviews (review_date);
     "#,
+    // 7: attachments' blobs, in the encrypted store with the notes. A blob's bytes are kept in
+    // pieces (`blob_chunks`, by offset), so that a download cut half-way resumes where it
+    // stopped; `received` counts what is held, and a blob is whole once that is its size and
+    // its hash was checked. `uploaded` once the server holds it whole. `blob_refs`, derived
+    // from the documents with the other index rows, says which document refers to which blob
+    // (and with which tombstone): what to fetch, what to send, what to let go.
+    r#"
+    CREATE TABLE blobs (
+        hash       TEXT PRIMARY KEY,
+        media_type TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        received   INTEGER NOT NULL,
+        uploaded   INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE blob_chunks (
+        hash   TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        bytes  BLOB NOT NULL,
+        PRIMARY KEY (hash, offset)
+    );
+    CREATE TABLE blob_refs (
+        doc_key    TEXT NOT NULL,
+        hash       TEXT NOT NULL,
+        case_id    TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size       INTEGER,
+        erased     INTEGER NOT NULL,
+        PRIMARY KEY (doc_key, hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX blob_refs_by_hash ON blob_refs (hash);
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -209,6 +209,9 @@ impl Store {
             }
             Ok(()) => {}
         }
+        if result.is_ok() {
+            self.clear_erased()?;
+        }
         result
     }
 
@@ -219,7 +222,8 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM changes; DELETE FROM documents; DELETE FROM cases;
              DELETE FROM records; DELETE FROM search; DELETE FROM search_rows;
-             DELETE FROM goal_reviews; DELETE FROM refusals; DELETE FROM settings WHERE key = 'sync_cursor';",
+             DELETE FROM goal_reviews; DELETE FROM refusals; DELETE FROM settings WHERE key = 'sync_cursor';
+             DELETE FROM blob_refs; DELETE FROM blob_chunks; DELETE FROM blobs;",
         )?;
         tx.commit()?;
         self.open_docs.clear();
@@ -306,5 +310,8 @@ fn purge_case(tx: &Transaction<'_>, case: CaseId) -> Result<(), StoreError> {
         [&case],
     )?;
     tx.execute("DELETE FROM documents WHERE case_id = ?1", [&case])?;
+    // The case's photos, scans and signatures go with it, unless another case names them.
+    tx.execute("DELETE FROM blob_refs WHERE case_id = ?1", [&case])?;
+    super::blobs::let_go_of_unreferenced(tx)?;
     Ok(())
 }

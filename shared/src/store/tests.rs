@@ -795,6 +795,74 @@ mod on_disk {
         (store, case, *key)
     }
 
+    /// A photo whose bytes carry the canary (as a JPEG's comment would), attached on the
+    /// device: no file on the disk holds the phrase, though the decrypted pages do, and once
+    /// the photo is erased not even those.
+    #[test]
+    fn a_photo_is_stored_encrypted_and_an_erased_one_leaves_nothing() {
+        let dir = TempDir::new().unwrap();
+        let (mut store, case, key) = store_with_canary(&dir);
+        let mut photo_bytes = vec![0xFF, 0xD8, 0xFF, 0xFE];
+        for _ in 0..2000 {
+            photo_bytes.extend_from_slice(b"photo ");
+            photo_bytes.extend_from_slice(CANARY.as_bytes());
+        }
+        let draft = crate::attachments::AttachmentDraft {
+            kind: crate::attachments::AttachmentKind::Photo,
+            media_type: "image/jpeg".into(),
+            dimensions: Some((1, 1)),
+            caption: String::new(),
+            signs: None,
+        };
+        let photo = store.attach(case, &photo_bytes, &draft, at(4)).unwrap();
+        let raw = |dir: &TempDir| -> Vec<u8> {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .flat_map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+                .collect()
+        };
+        assert!(
+            !holds(&raw(&dir), CANARY),
+            "no file holds the photo's bytes in the clear"
+        );
+        let decrypted = every_page(store.path(), &key);
+        let copies = decrypted
+            .windows(CANARY.len())
+            .filter(|window| *window == CANARY.as_bytes())
+            .count();
+        assert!(
+            copies >= 2000,
+            "the decrypted pages hold the photo ({copies} canaries)"
+        );
+
+        let mut server_copy =
+            Document::load(&store.export(DocId::Case(case)).unwrap(), &[]).unwrap();
+        let erasure = crate::attachments::Erasure {
+            at: at(5),
+            by: "admin".into(),
+            reason: "asked for".into(),
+        };
+        server_copy
+            .erase_blob(&Writer::server(), photo.hash, &erasure, at(5))
+            .unwrap();
+        let response = SyncResponse {
+            pulls: vec![crate::sync::protocol::DocChanges {
+                doc: DocId::Case(case),
+                case_id: case,
+                changes: server_copy.save(),
+            }],
+            ..Default::default()
+        };
+        store.apply_sync_response(&response, at(6)).unwrap();
+        let left = every_page(store.path(), &key);
+        let copies = left
+            .windows(CANARY.len())
+            .filter(|window| *window == CANARY.as_bytes())
+            .count();
+        // The client's name and the note still carry it (a few copies); the photo's 2,000 are gone.
+        assert!(copies < 20, "{copies} canaries left after the erasure");
+    }
+
     #[test]
     fn a_wipe_leaves_nothing_of_the_notes_in_free_pages_or_the_wal() {
         let dir = TempDir::new().unwrap();
@@ -873,4 +941,313 @@ fn a_goal_review_is_overdue_while_the_goal_is_active_and_its_case_open() {
     };
     store.record_case_event(case, &closure, at(4)).unwrap();
     assert!(store.overdue_goal_reviews(day(12)).unwrap().is_empty());
+}
+
+mod attachments {
+    use super::*;
+    use crate::attachments::{
+        AttachmentDraft, AttachmentError, AttachmentKind, BlobHash, Erasure, SignatureBinding,
+        consent_wording_hash,
+    };
+    use crate::sync::protocol::{DocChanges, SyncResponse};
+
+    fn photo(caption: &str) -> AttachmentDraft {
+        AttachmentDraft {
+            kind: AttachmentKind::Photo,
+            media_type: "image/jpeg".into(),
+            dimensions: Some((640, 480)),
+            caption: caption.into(),
+            signs: None,
+        }
+    }
+
+    /// What the server would send a colleague: every document the worker has.
+    fn everything(from: &mut Store) -> SyncResponse {
+        let pulls: Vec<DocChanges> = from
+            .pending_pushes()
+            .unwrap()
+            .into_iter()
+            .map(|push| push.changes)
+            .collect();
+        SyncResponse {
+            pulls,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_blob_is_stored_once_under_its_hash_with_the_reference_beside_it() {
+        let dir = TempDir::new().unwrap();
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Client", at(0)).unwrap();
+        let record = visit(&mut store, case, 1);
+        let bytes = vec![7u8; 600 * 1024];
+        let first = store
+            .attach(record, &bytes, &photo("Heater"), at(2))
+            .unwrap();
+        let again = store
+            .attach(case, &bytes, &photo("Same heater"), at(2))
+            .unwrap();
+        assert_eq!(first.hash, BlobHash::of(&bytes));
+        assert_eq!(first.hash, again.hash);
+        assert_eq!(store.attachment_bytes_used().unwrap(), bytes.len() as u64);
+        assert_eq!(store.blob(first.hash).unwrap().unwrap(), bytes);
+        assert_eq!(
+            store.blob_range(first.hash, 300 * 1024, 10).unwrap(),
+            bytes[300 * 1024..300 * 1024 + 10]
+        );
+        assert_eq!(store.blob_state(first.hash).unwrap(), BlobState::Here);
+        let attached = store.record(record).unwrap().attachments;
+        assert_eq!(attached.len(), 1);
+        assert_eq!(
+            (
+                attached[0].caption.as_str(),
+                attached[0].size,
+                attached[0].width
+            ),
+            ("Heater", bytes.len() as u64, Some(640))
+        );
+
+        let to_send = store.blobs_to_send().unwrap();
+        assert_eq!(to_send.len(), 1);
+        store.mark_sent(first.hash).unwrap();
+        assert!(store.blobs_to_send().unwrap().is_empty());
+
+        // Taken off the draft, the blob stays while the case file still names it.
+        store.detach(record, first.id, at(3)).unwrap();
+        assert!(store.blob(first.hash).unwrap().is_some());
+        assert!(store.record(record).unwrap().attachments.is_empty());
+        drop(store);
+        let mut store = open_signed_in(&dir, "amara");
+        assert_eq!(store.case(case).unwrap().attachments.len(), 1);
+    }
+
+    #[test]
+    fn limits_refuse_with_their_reason_and_keep_nothing() {
+        let dir = TempDir::new().unwrap();
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Client", at(0)).unwrap();
+        store
+            .set_attachment_limits(AttachmentLimits {
+                max_attachment_bytes: 1000,
+                device_budget_bytes: 1500,
+            })
+            .unwrap();
+        let refused = store
+            .attach(case, &[1; 1001], &photo("big"), at(1))
+            .unwrap_err();
+        assert!(matches!(
+            refused,
+            StoreError::Attachment(AttachmentError::TooLarge {
+                size: 1001,
+                limit: 1000
+            })
+        ));
+        store
+            .attach(case, &[1; 1000], &photo("fits"), at(1))
+            .unwrap();
+        let refused = store
+            .attach(case, &[2; 600], &photo("no room"), at(1))
+            .unwrap_err();
+        assert!(matches!(
+            refused,
+            StoreError::Attachment(AttachmentError::DeviceFull {
+                used: 1000,
+                budget: 1500
+            })
+        ));
+        assert!(refused.to_string().contains("sync"), "{refused}");
+        let mut html = photo("page");
+        html.media_type = "text/html".into();
+        assert!(matches!(
+            store.attach(case, b"<script>", &html, at(1)).unwrap_err(),
+            StoreError::Attachment(AttachmentError::MediaType(_))
+        ));
+        assert_eq!(store.case(case).unwrap().attachments.len(), 1);
+        assert_eq!(store.attachment_bytes_used().unwrap(), 1000);
+    }
+
+    #[test]
+    fn a_colleagues_photo_is_fetched_in_pieces_resumed_after_a_restart_and_checked() {
+        let (mine, theirs) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let mut worker = open_signed_in(&mine, "amara");
+        let case = worker.create_case("Client", at(0)).unwrap();
+        let bytes: Vec<u8> = (0..700_000u32).map(|n| (n % 251) as u8).collect();
+        let photo = worker
+            .attach(case, &bytes, &photo("Stairs"), at(1))
+            .unwrap();
+
+        let mut colleague = open_signed_in(&theirs, "ben");
+        colleague
+            .apply_sync_response(&everything(&mut worker), at(2))
+            .unwrap();
+        assert_eq!(
+            colleague.blob_state(photo.hash).unwrap(),
+            BlobState::NotDownloaded { received: 0 }
+        );
+        assert!(colleague.blob(photo.hash).unwrap().is_none());
+        assert!(
+            colleague.blobs_to_send().unwrap().is_empty(),
+            "not the colleague's to send"
+        );
+        let size = bytes.len() as u64;
+        assert!(
+            !colleague
+                .receive_blob_part(photo.hash, 0, &bytes[..300_000], size)
+                .unwrap()
+        );
+        drop(colleague);
+
+        // The app restarted: the download goes on from where it stopped.
+        let mut colleague = open_signed_in(&theirs, "ben");
+        let to_fetch = colleague.blobs_to_fetch().unwrap();
+        assert_eq!(to_fetch.len(), 1);
+        assert_eq!(
+            (to_fetch[0].hash, to_fetch[0].received),
+            (photo.hash, 300_000)
+        );
+        assert!(
+            colleague
+                .receive_blob_part(photo.hash, 0, &bytes[..10], size)
+                .is_err()
+        );
+        assert!(
+            colleague
+                .receive_blob_part(photo.hash, 300_000, &bytes[300_000..], size)
+                .unwrap()
+        );
+        assert_eq!(colleague.blob(photo.hash).unwrap().unwrap(), bytes);
+        assert!(colleague.blobs_to_fetch().unwrap().is_empty());
+
+        // Damaged bytes are thrown away whole, to be fetched again.
+        let mut damaged = open_signed_in(&TempDir::new().unwrap(), "ben");
+        damaged
+            .apply_sync_response(&everything(&mut worker), at(2))
+            .unwrap();
+        let mut wrong = bytes.clone();
+        wrong[5] ^= 1;
+        assert!(matches!(
+            damaged.receive_blob_part(photo.hash, 0, &wrong, size),
+            Err(StoreError::BlobMismatch)
+        ));
+        assert_eq!(
+            damaged.blob_state(photo.hash).unwrap(),
+            BlobState::NotDownloaded { received: 0 }
+        );
+    }
+
+    #[test]
+    fn an_erasure_takes_the_bytes_off_the_device_and_leaves_the_tombstone() {
+        let (mine, theirs) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let mut worker = open_signed_in(&mine, "amara");
+        let case = worker.create_case("Client", at(0)).unwrap();
+        let photo = worker
+            .attach(case, b"a photo of the stairs", &photo("Stairs"), at(1))
+            .unwrap();
+        let mut colleague = open_signed_in(&theirs, "ben");
+        colleague
+            .apply_sync_response(&everything(&mut worker), at(2))
+            .unwrap();
+
+        // The server's copy, erased by an administrator, reaches the worker's device.
+        let mut server_copy =
+            Document::load(&worker.export(DocId::Case(case)).unwrap(), &[]).unwrap();
+        let erasure = Erasure {
+            at: at(3),
+            by: "admin".into(),
+            reason: "Photographed the neighbour's door by mistake".into(),
+        };
+        server_copy
+            .erase_blob(&Writer::server(), photo.hash, &erasure, at(3))
+            .unwrap();
+        let response = SyncResponse {
+            pulls: vec![DocChanges {
+                doc: DocId::Case(case),
+                case_id: case,
+                changes: server_copy.save(),
+            }],
+            ..Default::default()
+        };
+        worker.apply_sync_response(&response, at(4)).unwrap();
+        assert_eq!(worker.blob_state(photo.hash).unwrap(), BlobState::Erased);
+        assert!(worker.blob(photo.hash).unwrap().is_none());
+        assert_eq!(worker.attachment_bytes_used().unwrap(), 0);
+        assert!(worker.blobs_to_fetch().unwrap().is_empty());
+        let tombstone = worker.case(case).unwrap().attachments[0]
+            .erased
+            .clone()
+            .unwrap();
+        assert_eq!(
+            tombstone.describe(),
+            "removed on 2 March 2026 by admin: Photographed the neighbour's door by mistake"
+        );
+        // The colleague, who never downloaded it, no longer tries to.
+        assert_eq!(colleague.blobs_to_fetch().unwrap().len(), 1);
+        colleague.apply_sync_response(&response, at(4)).unwrap();
+        assert!(colleague.blobs_to_fetch().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_signature_is_bound_to_the_consent_it_signs() {
+        let dir = TempDir::new().unwrap();
+        let mut store = open_signed_in(&dir, "amara");
+        let case = store.create_case("Client", at(0)).unwrap();
+        let consent = ItemId::random();
+        let edits = [
+            Edit::AddEntry {
+                list: "consents".into(),
+                id: consent,
+                after: None,
+            },
+            Edit::set_in(
+                "consents",
+                consent,
+                "scope",
+                FieldValue::Text("record".into()),
+            ),
+            Edit::set_in(
+                "consents",
+                consent,
+                "details",
+                FieldValue::Text("Home visits".into()),
+            ),
+        ];
+        store.edit_all(case, &edits, at(1)).unwrap();
+        let wording = consent_wording_hash(&store.case(case).unwrap().profile.consents[0]);
+        let draft = AttachmentDraft {
+            kind: AttachmentKind::Signature,
+            media_type: "image/png".into(),
+            dimensions: Some((600, 200)),
+            caption: "Signed by the client".into(),
+            signs: Some(SignatureBinding {
+                consent,
+                wording,
+                signed_at: at(2),
+            }),
+        };
+        let signature = store
+            .attach_signature(case, b"png bytes", b"[[[1,2],[3,4]]]", &draft, at(2))
+            .unwrap();
+        let strokes = signature.strokes.unwrap();
+        assert_eq!(store.blob(strokes).unwrap().unwrap(), b"[[[1,2],[3,4]]]");
+        assert_eq!(store.blobs_to_send().unwrap().len(), 2);
+        let case_file = store.case(case).unwrap();
+        let binding = case_file.attachments[0].signs.as_ref().unwrap();
+        assert!(binding.matches(&case_file.profile.consents[0]));
+        let reworded = Edit::set_in(
+            "consents",
+            consent,
+            "details",
+            FieldValue::Text("Anything".into()),
+        );
+        store.edit(case, &reworded, at(3)).unwrap();
+        let case_file = store.case(case).unwrap();
+        assert!(
+            !case_file.attachments[0]
+                .signs
+                .as_ref()
+                .unwrap()
+                .matches(&case_file.profile.consents[0])
+        );
+    }
 }
