@@ -30,6 +30,8 @@ use crate::auth::{self, RateLimiter};
 use crate::proxies::TrustedProxies;
 use crate::storage::{AuditEntry, Device, Storage, StorageError};
 
+mod blobs;
+
 /// Limits the server enforces.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -59,6 +61,8 @@ pub struct Limits {
     /// The reverse proxies whose word on a client's address the per-address limits and the
     /// audit log believe.
     pub trusted_proxies: TrustedProxies,
+    /// The largest attachment the server takes.
+    pub max_blob_bytes: u64,
 }
 
 impl Default for Limits {
@@ -73,6 +77,7 @@ impl Default for Limits {
             body_idle_timeout: Duration::from_secs(10),
             token_idle: Duration::from_secs(90 * 24 * 60 * 60),
             trusted_proxies: TrustedProxies::default(),
+            max_blob_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -97,6 +102,7 @@ pub(crate) struct AppState {
     /// The audit log's budget for refused sign-ins.
     refusal_audit: Arc<RefusalAudit>,
     proxies: Arc<TrustedProxies>,
+    max_blob_bytes: u64,
 }
 
 /// The routes, over `storage`.
@@ -117,12 +123,18 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         token_idle: limits.token_idle,
         refusal_audit: Arc::default(),
         proxies: Arc::new(limits.trusted_proxies.clone()),
+        max_blob_bytes: limits.max_blob_bytes,
     };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/sign-in", post(sign_in))
         .route("/v1/sync", post(sync))
         .route("/v1/sign-out", post(sign_out))
+        .route(
+            "/v1/blobs/{hash}",
+            get(blobs::fetch_blob).put(blobs::send_blob),
+        )
+        .route("/v1/blobs/{hash}/status", get(blobs::blob_status))
         .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
         .layer(TimeoutLayer::with_status_code(
@@ -176,6 +188,16 @@ pub enum ApiError {
     TimedOut,
     /// No such route.
     NotFound,
+    /// An attachment's blob is not there for this device (404), was erased (410), or a piece
+    /// of it does not fit what the server holds (409, 422).
+    Blob {
+        /// The status.
+        status: StatusCode,
+        /// A stable code.
+        code: &'static str,
+        /// What was wrong, and what to do.
+        message: String,
+    },
     /// Something failed on the server.
     Internal,
 }
@@ -260,6 +282,11 @@ impl IntoResponse for ApiError {
                 "not_found",
                 "no such endpoint".to_owned(),
             ),
+            ApiError::Blob {
+                status,
+                code,
+                message,
+            } => (status, code, message),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

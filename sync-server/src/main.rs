@@ -95,14 +95,18 @@ enum Admin {
         #[command(subcommand)]
         command: Option<AuditCommand>,
     },
+    /// Attachments' blobs: erase one, collect those no record names.
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// Fold long change logs into snapshots now (`serve` also does it every ten minutes).
     Compact {
         /// Fold documents with at least this many log rows.
         #[arg(long, default_value_t = COMPACT_MIN_ROWS)]
         min_rows: usize,
     },
-    /// Write a consistent copy of the embedded database to a new file, while serving.
-    /// (On PostgreSQL, use pg_dump.)
+    /// Write a consistent copy of the embedded database to a new file, while serving, and
+    /// its attachments to a folder beside it (`<file>.blobs`). (On PostgreSQL, use pg_dump:
+    /// attachments are in the database.)
     Backup {
         /// The file to write; it must not exist yet.
         to: PathBuf,
@@ -126,6 +130,34 @@ const AUDIT_RETENTION_DAYS: u64 = 6 * 365;
 
 /// A document's log is folded once it has this many rows.
 const COMPACT_MIN_ROWS: usize = 64;
+
+#[derive(Debug, Subcommand)]
+enum AttachmentCommand {
+    /// Erase an attachment's bytes, on the server now and on every device at its next sync
+    /// (a subject's right to erasure, a photo taken by mistake). Each record that attached it
+    /// keeps a tombstone: "removed on <date> by <admin>: <reason>".
+    Erase {
+        /// The attachment's SHA-256, as the record's history shows it.
+        hash: String,
+        /// Why, in words a court may read.
+        #[arg(long)]
+        reason: String,
+        /// The administrator's name for the tombstone [default: the login name].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Delete the bytes of attachments no record has named for the grace period (`serve`
+    /// does this every ten minutes).
+    Collect {
+        /// Days an attachment no record names is kept.
+        #[arg(long)]
+        grace_days: Option<u64>,
+    },
+}
+
+/// Days an attachment's bytes are kept once no record names them, unless the settings say
+/// otherwise: long enough for a device that was offline to send the record that names it.
+const BLOB_GRACE_DAYS: u64 = 30;
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
@@ -320,14 +352,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(attempts) = file.sign_ins_per_minute {
                 limits.sign_ins_per_minute = attempts;
             }
+            if let Some(bytes) = file.max_blob_bytes {
+                limits.max_blob_bytes = bytes;
+            }
+            let blob_grace_days = file.blob_grace_days.unwrap_or(BLOB_GRACE_DAYS);
             let mut site = Site {
                 web_root: web_root.or(file.web_root),
                 allowed_origins: file.allowed_origins,
             };
             site.allowed_origins.extend(allowed_origins);
-            serve(listen, storage, limits, site, audit_retention_days)
+            serve(
+                listen,
+                storage,
+                limits,
+                site,
+                audit_retention_days,
+                blob_grace_days,
+            )
         }
-        Command::Admin(admin) => administer(storage.as_ref(), admin),
+        Command::Admin(admin) => administer(
+            storage.as_ref(),
+            admin,
+            file.blob_grace_days.unwrap_or(BLOB_GRACE_DAYS),
+        ),
     }
 }
 
@@ -460,9 +507,40 @@ fn restore(database: &Database, from: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?,
     )
     .with_context(|| format!("copying {}", from.display()))?;
+    // The backup's attachments, from the folder `admin backup` wrote beside it.
+    let backup_blobs = SqliteStorage::backup_blobs_dir(from);
+    let blobs = SqliteStorage::blobs_dir(&path);
+    let mut restored_blobs = 0;
+    if backup_blobs.is_dir() {
+        doorstep_sync_server::storage::blobs::FileBlobs::open(&blobs)?;
+        for entry in std::fs::read_dir(&backup_blobs)
+            .with_context(|| format!("reading {}", backup_blobs.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(hash) = name
+                .to_str()
+                .and_then(|name| name.parse::<doorstep_shared::attachments::BlobHash>().ok())
+            else {
+                continue;
+            };
+            // Checked on the way in, as every blob is on arrival.
+            let found = doorstep_sync_server::storage::blobs::hash_of_file(&entry.path())?;
+            if found != hash {
+                bail!(
+                    "{} does not have its hash: the backup is damaged",
+                    entry.path().display()
+                );
+            }
+            std::fs::copy(entry.path(), blobs.join(hash.to_string()))
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+            restored_blobs += 1;
+        }
+    }
     let storage = SqliteStorage::open(&path)
         .with_context(|| format!("opening the restored database {}", path.display()))?;
     storage.mark_restored()?;
+    println!("restored {restored_blobs} attachments");
     println!(
         "restored {} into {}; devices will send all they hold at their next sync",
         from.display(),
@@ -477,6 +555,7 @@ fn serve(
     limits: Limits,
     site: Site,
     audit_retention_days: u64,
+    blob_grace_days: u64,
 ) -> anyhow::Result<()> {
     warn_of_demo_accounts(storage.as_ref());
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
@@ -485,7 +564,10 @@ fn serve(
             .await
             .with_context(|| format!("listening on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "serving");
-        tokio::spawn(compact_periodically(storage.clone()));
+        tokio::spawn(compact_periodically(
+            storage.clone(),
+            grace(blob_grace_days),
+        ));
         if audit_retention_days > 0 {
             tokio::spawn(prune_audit_daily(storage.clone(), audit_retention_days));
         }
@@ -536,7 +618,7 @@ fn open_case(
     Ok(id)
 }
 
-fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
+fn administer(storage: &dyn Storage, admin: Admin, blob_grace_days: u64) -> anyhow::Result<()> {
     let user_id = |name: &str| -> anyhow::Result<UserId> {
         name.parse()
             .with_context(|| format!("{name:?} is not a valid user name"))
@@ -697,8 +779,46 @@ fn administer(storage: &dyn Storage, admin: Admin) -> anyhow::Result<()> {
             let folded = storage.compact(min_rows)?;
             println!("compacted {folded} documents");
         }
+        Admin::Attachment(AttachmentCommand::Erase { hash, reason, by }) => {
+            let hash: doorstep_shared::attachments::BlobHash =
+                hash.parse().map_err(|error| anyhow::anyhow!("{error}"))?;
+            let reason = reason.trim();
+            if reason.is_empty() {
+                bail!("give the reason for the erasure with --reason: the record shows it");
+            }
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "an administrator".into());
+            let erasure = doorstep_shared::attachments::Erasure {
+                at: chrono::Utc::now(),
+                by: by.clone(),
+                reason: reason.to_owned(),
+            };
+            let written = storage.erase_blob(&hash, &erasure)?;
+            storage.audit(AuditEntry {
+                user: None,
+                device: None,
+                case: None,
+                action: "blob_erased".to_owned(),
+                detail: format!("{hash} by {}", printable(&by)),
+                address: None,
+            })?;
+            println!(
+                "erased {hash}: {written} records now show \"{}\"; devices let go of it at their next sync",
+                erasure.describe()
+            );
+        }
+        Admin::Attachment(AttachmentCommand::Collect { grace_days }) => {
+            let days = grace_days.unwrap_or(blob_grace_days);
+            let collected = storage.collect_blobs(chrono::Utc::now(), grace(days))?;
+            println!("deleted {collected} attachments no record has named for {days} days");
+        }
     }
     Ok(())
+}
+
+fn grace(days: u64) -> chrono::Duration {
+    chrono::Duration::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400_000))
 }
 
 /// `text` with its control characters escaped, so that what a device or a client chose to
@@ -753,16 +873,27 @@ fn log_filter(rust_log: Option<&str>) -> EnvFilter {
     filter
 }
 
-async fn compact_periodically(storage: Arc<dyn Storage>) {
+async fn compact_periodically(storage: Arc<dyn Storage>, blob_grace: chrono::Duration) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         interval.tick().await;
-        let storage = storage.clone();
-        match tokio::task::spawn_blocking(move || storage.compact(COMPACT_MIN_ROWS)).await {
+        let compacting = storage.clone();
+        match tokio::task::spawn_blocking(move || compacting.compact(COMPACT_MIN_ROWS)).await {
             Ok(Ok(0)) => {}
             Ok(Ok(folded)) => tracing::info!(folded, "compacted change logs"),
             Ok(Err(error)) => tracing::error!(%error, "compaction failed"),
             Err(error) => tracing::error!(%error, "compaction panicked"),
+        }
+        let collecting = storage.clone();
+        let collected = tokio::task::spawn_blocking(move || {
+            collecting.collect_blobs(chrono::Utc::now(), blob_grace)
+        })
+        .await;
+        match collected {
+            Ok(Ok(0)) => {}
+            Ok(Ok(deleted)) => tracing::info!(deleted, "deleted attachments no record names"),
+            Ok(Err(error)) => tracing::error!(%error, "collecting attachments failed"),
+            Err(error) => tracing::error!(%error, "collecting attachments panicked"),
         }
     }
 }

@@ -46,6 +46,12 @@ pub struct FileSettings {
     /// Days the audit log keeps an entry (2190, six years, by default; 0 keeps every entry).
     /// `serve` deletes older entries once a day; export them first to keep them longer.
     pub audit_retention_days: Option<u64>,
+    /// The largest attachment the server takes, in bytes (32 MiB by default; devices take
+    /// at most 20 MiB unless their settings say otherwise).
+    pub max_blob_bytes: Option<u64>,
+    /// Days an attachment's bytes are kept after no record names them any longer (30 by
+    /// default), before `serve` deletes them.
+    pub blob_grace_days: Option<u64>,
     /// A folder with the web app's build, served at `/`.
     pub web_root: Option<PathBuf>,
     /// Other web origins whose pages may call the API.

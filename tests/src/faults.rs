@@ -89,8 +89,37 @@ pub struct FaultCounts {
 pub struct FaultProxy {
     address: SocketAddr,
     partitioned: Arc<AtomicBool>,
+    cuts: Arc<Cuts>,
     /// What it has done so far.
     pub counts: Arc<FaultCounts>,
+}
+
+/// One-shot cuts: the connection whose traffic crosses the byte count left in a direction is
+/// cut there ([`NO_CUT`] when none is set).
+#[derive(Debug)]
+struct Cuts {
+    upload: AtomicU64,
+    download: AtomicU64,
+    /// Connections cut this way.
+    made: AtomicUsize,
+}
+
+const NO_CUT: u64 = u64::MAX;
+
+impl Cuts {
+    /// How much of `n` bytes may pass before the cut, if this is where it falls.
+    fn take(budget: &AtomicU64, n: usize) -> Option<usize> {
+        let left = budget.load(Ordering::SeqCst);
+        if left == NO_CUT {
+            return None;
+        }
+        if (n as u64) < left {
+            budget.fetch_sub(n as u64, Ordering::SeqCst);
+            return None;
+        }
+        budget.store(NO_CUT, Ordering::SeqCst);
+        Some(left as usize)
+    }
 }
 
 /// A gap in a connection's traffic longer than this starts a new response.
@@ -102,7 +131,13 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let partitioned = Arc::new(AtomicBool::new(false));
+        let cuts = Arc::new(Cuts {
+            upload: AtomicU64::new(NO_CUT),
+            download: AtomicU64::new(NO_CUT),
+            made: AtomicUsize::new(0),
+        });
         let counts = Arc::new(FaultCounts::default());
+        let cutting = cuts.clone();
         let connection_number = Arc::new(AtomicU64::new(0));
         let (cut_off, counted) = (partitioned.clone(), counts.clone());
         tokio::spawn(async move {
@@ -124,14 +159,34 @@ impl FaultProxy {
                     random,
                     cut_off.clone(),
                     counted.clone(),
+                    cutting.clone(),
                 ));
             }
         });
         Ok(FaultProxy {
             address,
             partitioned,
+            cuts,
             counts,
         })
+    }
+
+    /// Cuts the connection that carries the next `bytes` bytes from devices to the server
+    /// (requests) at that point, once.
+    pub fn cut_upload_after(&self, bytes: u64) {
+        self.cuts.upload.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Cuts the connection that carries the next `bytes` bytes from the server to devices
+    /// (answers) at that point, once.
+    pub fn cut_download_after(&self, bytes: u64) {
+        self.cuts.download.store(bytes, Ordering::SeqCst);
+    }
+
+    /// How many connections a cut set with [`FaultProxy::cut_upload_after`] or
+    /// [`FaultProxy::cut_download_after`] ended.
+    pub fn cuts_made(&self) -> usize {
+        self.cuts.made.load(Ordering::SeqCst)
     }
 
     /// The URL devices sync through.
@@ -154,6 +209,7 @@ async fn relay(
     random: SplitMix,
     partitioned: Arc<AtomicBool>,
     counts: Arc<FaultCounts>,
+    cuts: Arc<Cuts>,
 ) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
@@ -178,6 +234,12 @@ async fn relay(
             }
             if reset == 1 {
                 swallow.store(true, Ordering::SeqCst);
+            }
+            if let Some(pass) = Cuts::take(&cuts.upload, n) {
+                let _ = server_write.write_all(&buffer[..pass]).await;
+                let _ = server_write.flush().await;
+                cuts.made.fetch_add(1, Ordering::SeqCst);
+                return;
             }
             if server_write.write_all(&buffer[..n]).await.is_err() {
                 return;
@@ -217,6 +279,11 @@ async fn relay(
                     counts.truncated.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
+            }
+            if let Some(pass) = Cuts::take(&cuts.download, n) {
+                let _ = client_write.write_all(&buffer[..pass]).await;
+                cuts.made.fetch_add(1, Ordering::SeqCst);
+                return;
             }
             if client_write.write_all(&buffer[..n]).await.is_err() {
                 return;

@@ -12,11 +12,13 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::client::{Backoff, MAX_PUSH_BYTES, sync_again, take_pushes};
+use super::protocol::BlobProgress;
 use super::protocol::{
     self, CONTENT_TYPE, DEVICE_REVOKED, ErrorBody, SERVER_RESTORED, SignIn, SignedIn, SyncRequest,
     SyncResponse,
 };
-use crate::store::{Store, StoreError};
+use crate::attachments::BlobHash;
+use crate::store::{BlobToSend, Store, StoreError};
 
 /// Why a sync or sign-in failed.
 #[derive(Debug, thiserror::Error)]
@@ -272,6 +274,186 @@ impl SyncClient {
     }
 }
 
+/// What one pass over attachments' blobs did ([`SyncClient::sync_blobs`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobReport {
+    /// Blobs the server now holds whole that it lacked.
+    pub sent: usize,
+    /// Blobs now held whole here that were not.
+    pub fetched: usize,
+    /// Blobs left for later: not yet named on the server, not yet uploaded by the device
+    /// that attached them, or erased.
+    pub waiting: usize,
+    /// Bytes of blobs sent.
+    pub bytes_sent: u64,
+    /// Bytes of blobs received.
+    pub bytes_received: u64,
+}
+
+/// The most of a blob one request carries: a cut connection costs at most this much again,
+/// and no request runs long on a slow network.
+pub const BLOB_PIECE_BYTES: u64 = 1024 * 1024;
+
+impl SyncClient {
+    /// A request to the blob endpoints, with the device's token.
+    fn blob_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        Ok(self
+            .http
+            .request(method, format!("{}/v1/blobs/{path}", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(token))
+    }
+
+    /// Where the server's copy of a blob stands.
+    pub async fn blob_status(&self, hash: BlobHash) -> Result<BlobProgress, SyncError> {
+        let sent = self
+            .blob_request(reqwest::Method::GET, &format!("{hash}/status"))?
+            .send()
+            .await;
+        read_progress(sent).await
+    }
+
+    /// Sends one piece of a blob, `bytes` from `offset`, of a blob `size` bytes long.
+    pub async fn send_blob_piece(
+        &self,
+        hash: BlobHash,
+        media_type: &str,
+        size: u64,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<BlobProgress, SyncError> {
+        let path = format!("{hash}?offset={offset}&size={size}");
+        let sent = self
+            .blob_request(reqwest::Method::PUT, &path)?
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .body(bytes)
+            .send()
+            .await;
+        read_progress(sent).await
+    }
+
+    /// Fetches up to `length` bytes of a blob from `offset`; returns them and the blob's size.
+    pub async fn fetch_blob_range(
+        &self,
+        hash: BlobHash,
+        offset: u64,
+        length: u64,
+    ) -> Result<(Vec<u8>, u64), SyncError> {
+        let last = offset + length.max(1) - 1;
+        let response = self
+            .blob_request(reqwest::Method::GET, &hash.to_string())?
+            .header(reqwest::header::RANGE, format!("bytes={offset}-{last}"))
+            .send()
+            .await
+            .map_err(network)?;
+        let total = response
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|range| range.rsplit('/').next())
+            .and_then(|total| total.parse::<u64>().ok());
+        let bytes = read_ok(response).await?;
+        let total = total.ok_or_else(|| {
+            protocol::ProtocolError::Malformed("a blob's range came without its size".into())
+        })?;
+        Ok((bytes, total))
+    }
+
+    /// Sends the blobs the server lacks, then fetches those the device lacks, each resuming
+    /// from what the other side holds. A blob the server does not take yet (its record not
+    /// synced, or not uploaded by the device that attached it) waits for the next pass.
+    pub async fn sync_blobs(&self, store: &mut Store) -> Result<BlobReport, SyncError> {
+        let mut report = BlobReport::default();
+        for blob in store.blobs_to_send()? {
+            match self.send_whole(store, &blob, &mut report).await {
+                Ok(()) => {
+                    store.mark_sent(blob.hash)?;
+                    report.sent += 1;
+                }
+                Err(SyncError::Server { code, .. }) if code == protocol::BLOB_ERASED => {
+                    // Nothing to send: the tombstone reaches this device with the record.
+                    store.mark_sent(blob.hash)?;
+                    report.waiting += 1;
+                }
+                Err(SyncError::Server { code, .. }) if code == protocol::BLOB_NOT_FOUND => {
+                    report.waiting += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        for blob in store.blobs_to_fetch()? {
+            match self
+                .fetch_whole(store, blob.hash, blob.received, &mut report)
+                .await
+            {
+                Ok(()) => report.fetched += 1,
+                Err(SyncError::Server { code, .. })
+                    if code == protocol::BLOB_NOT_UPLOADED
+                        || code == protocol::BLOB_ERASED
+                        || code == protocol::BLOB_NOT_FOUND =>
+                {
+                    report.waiting += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn send_whole(
+        &self,
+        store: &Store,
+        blob: &BlobToSend,
+        report: &mut BlobReport,
+    ) -> Result<(), SyncError> {
+        let mut progress = self.blob_status(blob.hash).await?;
+        while !progress.whole {
+            let offset = progress.received;
+            let piece = store.blob_range(blob.hash, offset, BLOB_PIECE_BYTES)?;
+            report.bytes_sent += piece.len() as u64;
+            let sent = self
+                .send_blob_piece(blob.hash, &blob.media_type, blob.size, offset, piece)
+                .await;
+            progress = match sent {
+                Ok(progress) => progress,
+                // Someone else's piece landed first: carry on from what the server holds.
+                Err(SyncError::Server { code, .. }) if code == protocol::WRONG_OFFSET => {
+                    self.blob_status(blob.hash).await?
+                }
+                Err(error) => return Err(error),
+            };
+        }
+        Ok(())
+    }
+
+    async fn fetch_whole(
+        &self,
+        store: &mut Store,
+        hash: BlobHash,
+        mut received: u64,
+        report: &mut BlobReport,
+    ) -> Result<(), SyncError> {
+        loop {
+            let (bytes, size) = self
+                .fetch_blob_range(hash, received, BLOB_PIECE_BYTES)
+                .await?;
+            if bytes.is_empty() {
+                return Err(protocol::ProtocolError::Malformed("an empty range".into()).into());
+            }
+            report.bytes_received += bytes.len() as u64;
+            if store.receive_blob_part(hash, received, &bytes, size)? {
+                return Ok(());
+            }
+            received += bytes.len() as u64;
+        }
+    }
+}
+
 /// The next request for `store`: its cursor and as many pending pushes as one request
 /// carries; also how many pushes are left for later rounds.
 pub fn next_request(store: &mut Store) -> Result<(SyncRequest, usize), StoreError> {
@@ -282,6 +464,15 @@ pub fn next_request(store: &mut Store) -> Result<(SyncRequest, usize), StoreErro
         pushes,
     };
     Ok((request, pending.len()))
+}
+
+/// A blob's progress, from the answer to a status request or a piece sent.
+async fn read_progress(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<BlobProgress, SyncError> {
+    let bytes = read_ok(sent.map_err(network)?).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|error| protocol::ProtocolError::Malformed(error.to_string()).into())
 }
 
 fn network(error: reqwest::Error) -> SyncError {

@@ -162,6 +162,38 @@ pub const TOKEN_EXPIRED: &str = "token_expired";
 /// last sync: it must forget the server's acknowledgements and cursor, and send everything.
 pub const SERVER_RESTORED: &str = "server_restored";
 
+/// Where the server's copy of a blob stands: the answer to `GET /v1/blobs/{hash}/status` and
+/// to each `PUT /v1/blobs/{hash}?offset=..&size=..` that sends a piece of it. An upload
+/// resumes from `received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobProgress {
+    /// The blob's length.
+    pub size: u64,
+    /// The bytes the server holds.
+    pub received: u64,
+    /// Whether it holds them all, checked against the hash.
+    pub whole: bool,
+}
+
+/// The code of the error that says no document of the device's cases names the blob (or
+/// there is no such blob): the device sends the document first, or may not have it.
+pub const BLOB_NOT_FOUND: &str = "blob_not_found";
+
+/// The code of the error that says the blob is named but its bytes have not reached the
+/// server yet: the device that attached it has not uploaded it.
+pub const BLOB_NOT_UPLOADED: &str = "blob_not_uploaded";
+
+/// The code of the error that says the blob was erased by an administrator.
+pub const BLOB_ERASED: &str = "blob_erased";
+
+/// The code of the error that says a piece does not start where the server's copy ends: the
+/// device asks for the status and resumes from there.
+pub const WRONG_OFFSET: &str = "wrong_offset";
+
+/// The code of the error that says the bytes sent do not have the hash they were sent as:
+/// the server kept none of them.
+pub const HASH_MISMATCH: &str = "hash_mismatch";
+
 /// A body that is not a message of this protocol.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {

@@ -87,6 +87,16 @@ pub trait LogTx {
     fn doc_newest_seq(&mut self, doc_key: &str) -> Result<Option<i64>, StorageError>;
     /// A document's log rows' bytes, in order.
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Rewrites which blobs (hex hashes, each with the media type the document gives it) a
+    /// document of `case` names.
+    fn set_blob_refs(
+        &mut self,
+        doc_key: &str,
+        case: &str,
+        named: &[(String, String)],
+    ) -> Result<(), StorageError>;
+    /// The documents naming a blob, each with its case.
+    fn blob_ref_docs(&mut self, hash: &str) -> Result<Vec<(String, String)>, StorageError>;
     /// Appends a row to the log.
     fn append_change(
         &mut self,
@@ -173,15 +183,27 @@ fn write_as_server(
         &Writer,
     ) -> Result<bool, doorstep_shared::document::DocumentError>,
 ) -> Result<(), StorageError> {
-    let case_id = parse_case(case)?;
-    let doc_key = DocId::Case(case_id).key();
+    let doc_key = DocId::Case(parse_case(case)?).key();
+    write_doc_as_server(tx, case, &doc_key, change).map(|_| ())
+}
+
+/// Makes a change to any document of `case` as the server; returns whether it changed.
+fn write_doc_as_server(
+    tx: &mut impl LogTx,
+    case: &str,
+    doc_key: &str,
+    change: impl FnOnce(
+        &mut Document,
+        &Writer,
+    ) -> Result<bool, doorstep_shared::document::DocumentError>,
+) -> Result<bool, StorageError> {
     // The log's clock first: taking a number holds the lock that keeps two server processes
     // from writing the server's change to one document at once (a number left unused is a
     // gap in the log, which readers pass over).
     let seq = tx.next_seq()?;
-    let log = tx.doc_log(&doc_key)?;
+    let log = tx.doc_log(doc_key)?;
     if log.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let server = Writer::server();
     let actor = server.actor.to_hex_string();
@@ -201,9 +223,29 @@ fn write_as_server(
         .map_err(|error| StorageError::Database(format!("{doc_key}: {error}")))?;
     if changed {
         let bytes = document.take_unsaved_changes().concat();
-        tx.append_change(seq, case, &doc_key, SERVER_DEVICE, &bytes)?;
+        tx.append_change(seq, case, doc_key, SERVER_DEVICE, &bytes)?;
     }
-    Ok(())
+    Ok(changed)
+}
+
+/// Writes an erased blob's tombstone, as the server, into every document that names it; the
+/// devices holding them let go of the bytes when it reaches them. Returns how many documents
+/// were written.
+pub fn write_erasure(
+    tx: &mut impl LogTx,
+    hash: &doorstep_shared::attachments::BlobHash,
+    erasure: &doorstep_shared::attachments::Erasure,
+) -> Result<usize, StorageError> {
+    let mut written = 0;
+    for (doc_key, case) in tx.blob_ref_docs(&hash.to_string())? {
+        let changed = write_doc_as_server(tx, &case, &doc_key, |document, server| {
+            document.erase_blob(server, *hash, erasure, chrono::Utc::now())
+        })?;
+        if changed {
+            written += 1;
+        }
+    }
+    Ok(written)
 }
 
 /// Writes a group session's day and each member's attendance into the member's own case,
@@ -513,6 +555,12 @@ fn push_one(
     } else {
         let seq = tx.next_seq()?;
         tx.append_change(seq, &case_key, &doc_key, &device.id, &accepted.new_changes)?;
+        // The blobs it names: what the case's team may send and fetch.
+        tx.set_blob_refs(
+            &doc_key,
+            &case_key,
+            &super::blobs::named_by(&accepted.document),
+        )?;
         Some(seq)
     };
     if let Some(team) = moves_to {

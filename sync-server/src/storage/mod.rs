@@ -3,6 +3,7 @@
 //! Methods are blocking; the HTTP layer calls them on tokio's blocking pool. Each method that
 //! changes something does it in one transaction.
 
+pub mod blobs;
 pub mod documents;
 pub mod group;
 pub mod log;
@@ -75,6 +76,9 @@ pub struct DeviceSummary {
 
 /// A team member's role.
 pub use doorstep_shared::model::TeamRole;
+
+pub use blobs::{BlobAppend, BlobInfo};
+use doorstep_shared::attachments::{BlobHash, Erasure};
 
 /// What storage can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -232,4 +236,38 @@ pub trait Storage: Send + Sync + 'static {
     }
     /// Deletes the audit log's entries written before `before`; returns how many.
     fn prune_audit(&self, before: DateTime<Utc>) -> Result<usize, StorageError>;
+
+    /// The media type a document of one of `user`'s cases gives the blob `hash`, if any does:
+    /// only then may the user's devices send or fetch it.
+    fn blob_named_for(
+        &self,
+        hash: &BlobHash,
+        user: &UserId,
+    ) -> Result<Option<String>, StorageError>;
+    /// Where the server's copy of a blob stands, if an upload of it ever began.
+    fn blob_info(&self, hash: &BlobHash) -> Result<Option<BlobInfo>, StorageError>;
+    /// Stores `bytes` of a blob `size` bytes long, from `offset`, checking the whole against
+    /// its hash once the last byte arrived.
+    fn blob_append(
+        &self,
+        hash: &BlobHash,
+        media_type: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<BlobAppend, StorageError>;
+    /// Up to `length` bytes of a whole blob from `offset`.
+    fn blob_read(&self, hash: &BlobHash, offset: u64, length: u64)
+    -> Result<Vec<u8>, StorageError>;
+    /// Erases a blob: its bytes are deleted, and every document naming it gains the
+    /// tombstone, written as the server, which takes the bytes off devices at their next
+    /// sync. Returns how many documents were written.
+    fn erase_blob(&self, hash: &BlobHash, erasure: &Erasure) -> Result<usize, StorageError>;
+    /// Deletes blobs no document has named since `grace` before `now` (and uploads left
+    /// unfinished as long); returns how many.
+    fn collect_blobs(
+        &self,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<usize, StorageError>;
 }

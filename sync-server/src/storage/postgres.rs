@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use doorstep_shared::attachments::{BlobHash, Erasure};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::sync::validate::PushLimits;
@@ -29,6 +30,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::postgres_tls::DatabaseUrl;
 
+use super::blobs::{BlobAppend, BlobInfo};
 use super::documents::{self, DocumentCache};
 use super::group::{self, GroupCommit};
 use super::log::{self, LogRow, LogTx, Pushed};
@@ -123,6 +125,38 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_time ON audit (at);
     ALTER TABLE devices ADD COLUMN last_used_at TEXT;
     UPDATE devices SET last_used_at = created_at;
+"#,
+    r#"
+    -- Attachments' blobs, by SHA-256, once an upload of one began, with the bytes held so
+    -- far; the bytes are in `blob_chunks`, by offset. `unreferenced_since`: when garbage
+    -- collection first found no document naming it. The tombstone, once erased.
+    CREATE TABLE blobs (
+        hash               TEXT PRIMARY KEY,
+        size               BIGINT NOT NULL,
+        media_type         TEXT NOT NULL,
+        received           BIGINT NOT NULL DEFAULT 0,
+        created_at         TEXT NOT NULL,
+        unreferenced_since TEXT,
+        erased_at          TEXT,
+        erased_by          TEXT,
+        erased_reason      TEXT
+    );
+    CREATE TABLE blob_chunks (
+        hash   TEXT NOT NULL REFERENCES blobs (hash) ON DELETE CASCADE,
+        "offset" BIGINT NOT NULL,
+        bytes  BYTEA NOT NULL,
+        PRIMARY KEY (hash, "offset")
+    );
+    -- Which documents name which blob (with the media type they give it), rewritten with
+    -- each push that stores a document's changes: what access to a blob follows.
+    CREATE TABLE blob_refs (
+        hash       TEXT NOT NULL,
+        doc_key    TEXT NOT NULL,
+        case_id    TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        PRIMARY KEY (hash, doc_key)
+    );
+    CREATE INDEX blob_refs_by_doc ON blob_refs (doc_key);
 "#,
 ];
 
@@ -605,6 +639,30 @@ impl LogTx for PgLog<'_, '_> {
             &[&doc_key],
         )?;
         Ok(row.get(0))
+    }
+
+    fn set_blob_refs(
+        &mut self,
+        doc_key: &str,
+        case: &str,
+        named: &[(String, String)],
+    ) -> Result<(), StorageError> {
+        self.execute("DELETE FROM blob_refs WHERE doc_key = $1", &[&doc_key])?;
+        for (hash, media_type) in named {
+            self.execute(
+                "INSERT INTO blob_refs (hash, doc_key, case_id, media_type) VALUES ($1, $2, $3, $4)",
+                &[hash, &doc_key, &case, media_type],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn blob_ref_docs(&mut self, hash: &str) -> Result<Vec<(String, String)>, StorageError> {
+        let rows = self.query(
+            "SELECT doc_key, case_id FROM blob_refs WHERE hash = $1 ORDER BY doc_key",
+            &[&hash],
+        )?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
     fn doc_log(&mut self, doc_key: &str) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -1093,6 +1151,211 @@ impl Storage for PostgresStorage {
         Ok(epoch)
     }
 
+    fn blob_named_for(
+        &self,
+        hash: &BlobHash,
+        user: &UserId,
+    ) -> Result<Option<String>, StorageError> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT r.media_type FROM blob_refs r JOIN access a ON a.case_id = r.case_id
+                 WHERE r.hash = $1 AND a.user_id = $2 LIMIT 1",
+                &[&hash.to_string(), &user.as_str()],
+            )
+            .map_err(db)?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn blob_info(&self, hash: &BlobHash) -> Result<Option<BlobInfo>, StorageError> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT size, media_type, received, erased_at, erased_by, erased_reason
+                 FROM blobs WHERE hash = $1",
+                &[&hash.to_string()],
+            )
+            .map_err(db)?;
+        Ok(row.map(|row| {
+            let erased_at: Option<String> = row.get(3);
+            BlobInfo {
+                size: row.get::<_, i64>(0) as u64,
+                media_type: row.get(1),
+                received: row.get::<_, i64>(2) as u64,
+                erased: erased_at.map(|at| Erasure {
+                    at: parse_db_time(&at).unwrap_or_default(),
+                    by: row.get::<_, Option<String>>(4).unwrap_or_default(),
+                    reason: row.get::<_, Option<String>>(5).unwrap_or_default(),
+                }),
+            }
+        }))
+    }
+
+    fn blob_append(
+        &self,
+        hash: &BlobHash,
+        media_type: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<BlobAppend, StorageError> {
+        let key = hash.to_string();
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO blobs (hash, size, media_type, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (hash) DO NOTHING",
+            &[&key, &(size as i64), &media_type, &db_time(Utc::now())],
+        )
+        .map_err(db)?;
+        // The row's lock holds two devices sending the same blob to one piece at a time.
+        let row = tx
+            .query_one(
+                "SELECT size, received, erased_at IS NOT NULL FROM blobs WHERE hash = $1 FOR UPDATE",
+                &[&key],
+            )
+            .map_err(db)?;
+        let (held_size, received, erased): (i64, i64, bool) = (row.get(0), row.get(1), row.get(2));
+        let received = received as u64;
+        if erased {
+            return Ok(BlobAppend::Erased);
+        }
+        if held_size as u64 != size {
+            return Ok(BlobAppend::WrongSize);
+        }
+        if received == size {
+            return Ok(BlobAppend::Whole);
+        }
+        if offset != received {
+            return Ok(BlobAppend::WrongOffset(received));
+        }
+        if offset + bytes.len() as u64 > size {
+            return Ok(BlobAppend::WrongSize);
+        }
+        tx.execute(
+            "INSERT INTO blob_chunks (hash, \"offset\", bytes) VALUES ($1, $2, $3)",
+            &[&key, &(offset as i64), &bytes],
+        )
+        .map_err(db)?;
+        let received = offset + bytes.len() as u64;
+        tx.execute(
+            "UPDATE blobs SET received = $2 WHERE hash = $1",
+            &[&key, &(received as i64)],
+        )
+        .map_err(db)?;
+        if received < size {
+            tx.commit().map_err(db)?;
+            return Ok(BlobAppend::Stored(received));
+        }
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        for row in tx
+            .query(
+                "SELECT bytes FROM blob_chunks WHERE hash = $1 ORDER BY \"offset\"",
+                &[&key],
+            )
+            .map_err(db)?
+        {
+            sha2::Digest::update(&mut hasher, row.get::<_, &[u8]>(0));
+        }
+        let digest: [u8; 32] = sha2::Digest::finalize(hasher).into();
+        if digest != *hash.as_bytes() {
+            tx.execute("DELETE FROM blobs WHERE hash = $1", &[&key])
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            return Ok(BlobAppend::Mismatch);
+        }
+        tx.commit().map_err(db)?;
+        Ok(BlobAppend::Whole)
+    }
+
+    fn blob_read(
+        &self,
+        hash: &BlobHash,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>, StorageError> {
+        let end = offset.saturating_add(length);
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT \"offset\", bytes FROM blob_chunks WHERE hash = $1
+                 AND \"offset\" < $3 AND \"offset\" + length(bytes) > $2 ORDER BY \"offset\"",
+                &[
+                    &hash.to_string(),
+                    &(offset as i64),
+                    &(i64::try_from(end).unwrap_or(i64::MAX)),
+                ],
+            )
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let start = row.get::<_, i64>(0) as u64;
+            let bytes: &[u8] = row.get(1);
+            let stop = start + bytes.len() as u64;
+            let from = offset.saturating_sub(start) as usize;
+            let to = (end.min(stop) - start) as usize;
+            out.extend_from_slice(&bytes[from..to]);
+        }
+        Ok(out)
+    }
+
+    fn erase_blob(&self, hash: &BlobHash, erasure: &Erasure) -> Result<usize, StorageError> {
+        let key = hash.to_string();
+        self.write(|log| {
+            let written = log::write_erasure(log, hash, erasure)?;
+            log.tx
+                .execute(
+                    "INSERT INTO blobs (hash, size, media_type, created_at) VALUES ($1, 0, '', $2)
+                     ON CONFLICT (hash) DO NOTHING",
+                    &[&key, &db_time(Utc::now())],
+                )
+                .map_err(db)?;
+            log.tx
+                .execute(
+                    "UPDATE blobs SET erased_at = $2, erased_by = $3, erased_reason = $4,
+                         received = 0 WHERE hash = $1",
+                    &[&key, &db_time(erasure.at), &erasure.by, &erasure.reason],
+                )
+                .map_err(db)?;
+            log.tx
+                .execute("DELETE FROM blob_chunks WHERE hash = $1", &[&key])
+                .map_err(db)?;
+            Ok(written)
+        })
+    }
+
+    fn collect_blobs(
+        &self,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<usize, StorageError> {
+        self.write(|log| {
+            log.tx
+                .execute(
+                    "UPDATE blobs SET unreferenced_since = $1 WHERE unreferenced_since IS NULL
+                     AND erased_at IS NULL AND hash NOT IN (SELECT hash FROM blob_refs)",
+                    &[&db_time(now)],
+                )
+                .map_err(db)?;
+            log.tx
+                .execute(
+                    "UPDATE blobs SET unreferenced_since = NULL WHERE unreferenced_since IS NOT NULL
+                     AND hash IN (SELECT hash FROM blob_refs)",
+                    &[],
+                )
+                .map_err(db)?;
+            let deleted = log
+                .tx
+                .execute(
+                    "DELETE FROM blobs WHERE erased_at IS NULL AND unreferenced_since IS NOT NULL
+                     AND unreferenced_since < $1",
+                    &[&db_time(now - grace)],
+                )
+                .map_err(db)?;
+            Ok(deleted as usize)
+        })
+    }
+
     fn backup(&self, _to: &Path) -> Result<(), StorageError> {
         Err(StorageError::Unsupported(
             "back up PostgreSQL with pg_dump (and restore with pg_restore, then `admin mark-restored`)",
@@ -1188,6 +1451,15 @@ mod tests {
             let storage = open();
             storage.migrate().unwrap();
             super::super::story::story(&storage);
+        });
+    }
+
+    #[test]
+    fn the_blob_story_holds_on_postgres() {
+        with_fresh_database(|open| {
+            let storage = open();
+            storage.migrate().unwrap();
+            super::super::story::blob_story(&storage);
         });
     }
 

@@ -13,12 +13,14 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use doorstep_shared::attachments::{BlobHash, Erasure};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::sync::validate::PushLimits;
 use doorstep_shared::{CaseId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::blobs::{BlobAppend, BlobInfo, FileBlobs};
 use super::documents::{self, DocumentCache};
 use super::group::{self, GroupCommit, lock};
 use super::log::{self, LogRow, LogTx};
@@ -116,6 +118,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE devices ADD COLUMN last_used_at TEXT;
     UPDATE devices SET last_used_at = created_at;
 "#,
+    r#"
+    -- Attachments' blobs, by SHA-256, once an upload of one began; the bytes are files in the
+    -- `blobs` folder beside this database. `unreferenced_since`: when garbage collection first
+    -- found no document naming it. The tombstone, once an administrator erased it.
+    CREATE TABLE blobs (
+        hash               TEXT PRIMARY KEY,
+        size               INTEGER NOT NULL,
+        media_type         TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        unreferenced_since TEXT,
+        erased_at          TEXT,
+        erased_by          TEXT,
+        erased_reason      TEXT
+    );
+    -- Which documents name which blob (with the media type they give it), rewritten with
+    -- each push that stores a document's changes: what access to a blob follows.
+    CREATE TABLE blob_refs (
+        hash       TEXT NOT NULL,
+        doc_key    TEXT NOT NULL,
+        case_id    TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        PRIMARY KEY (hash, doc_key)
+    );
+    CREATE INDEX blob_refs_by_doc ON blob_refs (doc_key);
+"#,
 ];
 
 /// Storage in one SQLite file.
@@ -132,6 +159,11 @@ pub struct SqliteStorage {
     documents: DocumentCache,
     /// What one document's push may hold.
     push_limits: PushLimits,
+    /// Attachments' bytes, in the `blobs` folder beside the database.
+    blobs: FileBlobs,
+    /// Held while a piece of a blob is written, so two devices sending the same blob at
+    /// once append in turn.
+    blob_writes: Mutex<()>,
 }
 
 /// A sync waiting for its group.
@@ -226,13 +258,30 @@ impl SqliteStorage {
         reader
             .execute_batch("PRAGMA busy_timeout = 5000;")
             .map_err(db)?;
+        let blobs = FileBlobs::open(&Self::blobs_dir(path))?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             reader: Mutex::new(reader),
             queued: GroupCommit::default(),
             documents: DocumentCache::new(documents::DEFAULT_BUDGET_BYTES),
             push_limits: PushLimits::default(),
+            blobs,
+            blob_writes: Mutex::new(()),
         })
+    }
+
+    /// The folder of attachments' bytes for the database at `path`: `blobs` beside it.
+    pub fn blobs_dir(path: &Path) -> std::path::PathBuf {
+        path.parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("blobs")
+    }
+
+    /// The folder a backup's blobs are copied to, beside the backup file `to`.
+    pub fn backup_blobs_dir(to: &Path) -> std::path::PathBuf {
+        let mut name = to.as_os_str().to_owned();
+        name.push(".blobs");
+        std::path::PathBuf::from(name)
     }
 
     /// Holds each document's push to `limits`.
@@ -537,6 +586,37 @@ impl LogTx for SqliteLog<'_> {
             .map_err(db)?;
         let rows = statement
             .query_map([doc_key], |row| row.get(0))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn set_blob_refs(
+        &mut self,
+        doc_key: &str,
+        case: &str,
+        named: &[(String, String)],
+    ) -> Result<(), StorageError> {
+        self.execute("DELETE FROM blob_refs WHERE doc_key = ?1", [doc_key])
+            .map_err(db)?;
+        for (hash, media_type) in named {
+            self.execute(
+                "INSERT INTO blob_refs (hash, doc_key, case_id, media_type) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, doc_key, case, media_type],
+            )
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    fn blob_ref_docs(&mut self, hash: &str) -> Result<Vec<(String, String)>, StorageError> {
+        let mut statement = self
+            .0
+            .prepare_cached(
+                "SELECT doc_key, case_id FROM blob_refs WHERE hash = ?1 ORDER BY doc_key",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map([hash], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
     }
@@ -1054,6 +1134,11 @@ impl Storage for SqliteStorage {
         self.conn()
             .execute("VACUUM INTO ?1", [to.to_string_lossy()])
             .map_err(db)?;
+        // The blobs after the database: every blob the copy names was whole before it was
+        // named, and blobs are never changed, only deleted, so none it names is missing
+        // unless it was erased or collected meanwhile.
+        let _writing = lock(&self.blob_writes);
+        self.blobs.copy_to(&Self::backup_blobs_dir(to))?;
         Ok(())
     }
 
@@ -1108,6 +1193,189 @@ impl Storage for SqliteStorage {
             .execute("DELETE FROM audit WHERE at < ?1", [db_time(before)])
             .map_err(db)
     }
+
+    fn blob_named_for(
+        &self,
+        hash: &BlobHash,
+        user: &UserId,
+    ) -> Result<Option<String>, StorageError> {
+        let reader = lock(&self.reader);
+        reader
+            .prepare_cached(
+                "SELECT r.media_type FROM blob_refs r JOIN access a ON a.case_id = r.case_id
+                 WHERE r.hash = ?1 AND a.user_id = ?2 LIMIT 1",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![hash.to_string(), user.as_str()], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(db)
+    }
+
+    fn blob_info(&self, hash: &BlobHash) -> Result<Option<BlobInfo>, StorageError> {
+        let row = {
+            let reader = lock(&self.reader);
+            reader
+                .query_row(
+                    "SELECT size, media_type, erased_at, erased_by, erased_reason
+                     FROM blobs WHERE hash = ?1",
+                    [hash.to_string()],
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, Option<String>>(2)?,
+                            row.get::<_, Option<String>>(3)?,
+                            row.get::<_, Option<String>>(4)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(db)?
+        };
+        let Some((size, media_type, erased_at, erased_by, reason)) = row else {
+            return Ok(None);
+        };
+        let erased = erased_at.map(|at| Erasure {
+            at: parse_db_time(&at).unwrap_or_default(),
+            by: erased_by.unwrap_or_default(),
+            reason: reason.unwrap_or_default(),
+        });
+        let received = if erased.is_some() {
+            0
+        } else {
+            self.blobs.received(hash)?
+        };
+        Ok(Some(BlobInfo {
+            size: size as u64,
+            media_type,
+            received,
+            erased,
+        }))
+    }
+
+    fn blob_append(
+        &self,
+        hash: &BlobHash,
+        media_type: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<BlobAppend, StorageError> {
+        let _writing = lock(&self.blob_writes);
+        match self.blob_info(hash)? {
+            Some(info) if info.erased.is_some() => return Ok(BlobAppend::Erased),
+            Some(info) if info.size != size => return Ok(BlobAppend::WrongSize),
+            Some(_) => {}
+            None => {
+                self.conn()
+                    .execute(
+                        "INSERT INTO blobs (hash, size, media_type, created_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (hash) DO NOTHING",
+                        params![hash.to_string(), size as i64, media_type, now()],
+                    )
+                    .map_err(db)?;
+            }
+        }
+        let outcome = self.blobs.append(hash, size, offset, bytes)?;
+        if outcome == BlobAppend::Mismatch {
+            self.conn()
+                .execute("DELETE FROM blobs WHERE hash = ?1", [hash.to_string()])
+                .map_err(db)?;
+        }
+        Ok(outcome)
+    }
+
+    fn blob_read(
+        &self,
+        hash: &BlobHash,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>, StorageError> {
+        self.blobs.read(hash, offset, length)
+    }
+
+    fn erase_blob(&self, hash: &BlobHash, erasure: &Erasure) -> Result<usize, StorageError> {
+        let written = {
+            let mut conn = self.conn();
+            let tx = conn.transaction().map_err(db)?;
+            let written = log::write_erasure(&mut SqliteLog(&tx), hash, erasure)?;
+            tx.execute(
+                "INSERT INTO blobs (hash, size, media_type, created_at) VALUES (?1, 0, '', ?2)
+                 ON CONFLICT (hash) DO NOTHING",
+                params![hash.to_string(), now()],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE blobs SET erased_at = ?2, erased_by = ?3, erased_reason = ?4
+                 WHERE hash = ?1",
+                params![
+                    hash.to_string(),
+                    db_time(erasure.at),
+                    erasure.by,
+                    erasure.reason
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            written
+        };
+        // Once the tombstone is durable: a crash in between leaves bytes nobody may fetch,
+        // which the next erasure of the same hash deletes.
+        let _writing = lock(&self.blob_writes);
+        self.blobs.delete(hash)?;
+        Ok(written)
+    }
+
+    fn collect_blobs(
+        &self,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<usize, StorageError> {
+        let cutoff = db_time(now - grace);
+        let doomed: Vec<String> = {
+            let mut conn = self.conn();
+            let tx = conn.transaction().map_err(db)?;
+            tx.execute(
+                "UPDATE blobs SET unreferenced_since = ?1 WHERE unreferenced_since IS NULL
+                 AND erased_at IS NULL AND hash NOT IN (SELECT hash FROM blob_refs)",
+                [db_time(now)],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE blobs SET unreferenced_since = NULL WHERE unreferenced_since IS NOT NULL
+                 AND hash IN (SELECT hash FROM blob_refs)",
+                [],
+            )
+            .map_err(db)?;
+            let doomed = {
+                let mut statement = tx
+                    .prepare(
+                        "SELECT hash FROM blobs WHERE erased_at IS NULL
+                         AND unreferenced_since IS NOT NULL AND unreferenced_since < ?1",
+                    )
+                    .map_err(db)?;
+                let rows = statement
+                    .query_map([&cutoff], |row| row.get(0))
+                    .map_err(db)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(db)?
+            };
+            for hash in &doomed {
+                tx.execute("DELETE FROM blobs WHERE hash = ?1", [hash])
+                    .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            doomed
+        };
+        let _writing = lock(&self.blob_writes);
+        for hash in &doomed {
+            if let Ok(hash) = hash.parse::<BlobHash>() {
+                self.blobs.delete(&hash)?;
+            }
+        }
+        Ok(doomed.len())
+    }
 }
 
 #[cfg(test)]
@@ -1120,6 +1388,13 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
         super::super::story::story(&storage);
+    }
+
+    #[test]
+    fn the_blob_story_holds_on_sqlite() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        super::super::story::blob_story(&storage);
     }
 
     #[test]

@@ -400,3 +400,140 @@ pub fn two_servers(first: &dyn Storage, second: &dyn Storage) {
         "Visit Tuesday. Bring forms. Call first."
     );
 }
+
+/// The attachments story: what every backend does with blobs. `storage` must be empty.
+pub fn blob_story(storage: &dyn Storage) {
+    use super::BlobAppend;
+    use doorstep_shared::attachments::{AttachmentDraft, AttachmentKind, BlobHash, Erasure};
+
+    for name in ["amara", "zed"] {
+        storage.create_user(&user(name), "hash").unwrap();
+    }
+    storage.create_team("north").unwrap();
+    storage.create_team("south").unwrap();
+    storage
+        .add_member("north", &user("amara"), TeamRole::Worker)
+        .unwrap();
+    storage
+        .add_member("south", &user("zed"), TeamRole::Worker)
+        .unwrap();
+    let mut amara = phone(storage, "amara");
+    let zed = phone(storage, "zed");
+    let (_, record) = new_visit_note(&mut amara, "Fix the heater");
+    let bytes: Vec<u8> = (0..70_000u32).map(|n| (n * 7 % 256) as u8).collect();
+    let draft = AttachmentDraft {
+        kind: AttachmentKind::Photo,
+        media_type: "image/jpeg".into(),
+        dimensions: Some((10, 10)),
+        caption: String::new(),
+        signs: None,
+    };
+    let hash = amara
+        .store
+        .attach(record, &bytes, &draft, Utc::now())
+        .unwrap()
+        .hash;
+    assert_eq!(storage.blob_named_for(&hash, &user("amara")).unwrap(), None);
+    sync(storage, &mut amara).unwrap();
+
+    // Named for the case's team only, with the media type the record gives it.
+    assert_eq!(
+        storage.blob_named_for(&hash, &user("amara")).unwrap(),
+        Some("image/jpeg".to_owned())
+    );
+    assert_eq!(storage.blob_named_for(&hash, &user("zed")).unwrap(), None);
+    drop(zed);
+
+    // In pieces, resumed, checked, stored once.
+    let size = bytes.len() as u64;
+    assert_eq!(storage.blob_info(&hash).unwrap(), None);
+    let append = |offset: usize, end: usize| {
+        storage
+            .blob_append(
+                &hash,
+                "image/jpeg",
+                size,
+                offset as u64,
+                &bytes[offset..end],
+            )
+            .unwrap()
+    };
+    assert_eq!(append(0, 30_000), BlobAppend::Stored(30_000));
+    assert_eq!(append(0, 10), BlobAppend::WrongOffset(30_000));
+    assert_eq!(
+        storage
+            .blob_append(&hash, "image/jpeg", size + 1, 30_000, &bytes[30_000..])
+            .unwrap(),
+        BlobAppend::WrongSize
+    );
+    let info = storage.blob_info(&hash).unwrap().unwrap();
+    assert_eq!(
+        (info.size, info.received, info.is_whole()),
+        (size, 30_000, false)
+    );
+    assert_eq!(append(30_000, 70_000), BlobAppend::Whole);
+    assert_eq!(append(0, 70_000), BlobAppend::Whole);
+    assert!(storage.blob_info(&hash).unwrap().unwrap().is_whole());
+    assert_eq!(
+        storage.blob_read(&hash, 69_990, 100).unwrap(),
+        bytes[69_990..]
+    );
+    assert_eq!(storage.blob_read(&hash, 0, 70_000).unwrap(), bytes);
+
+    // Bytes under another blob's name are thrown away.
+    let forged = BlobHash::of(b"another photo");
+    assert_eq!(
+        storage
+            .blob_append(&forged, "image/jpeg", size, 0, &bytes)
+            .unwrap(),
+        BlobAppend::Mismatch
+    );
+    assert_eq!(storage.blob_info(&forged).unwrap(), None);
+
+    // Erased: the bytes go, the record gains its tombstone as the server's change.
+    let erasure = Erasure {
+        at: Utc::now(),
+        by: "omar".into(),
+        reason: "taken by mistake".into(),
+    };
+    assert_eq!(storage.erase_blob(&hash, &erasure).unwrap(), 1);
+    let info = storage.blob_info(&hash).unwrap().unwrap();
+    assert_eq!(info.erased.as_ref().map(|e| e.by.as_str()), Some("omar"));
+    assert_eq!(append(0, 70_000), BlobAppend::Erased);
+    sync(storage, &mut amara).unwrap();
+    let attachment = amara.store.record(record).unwrap().attachments.remove(0);
+    assert_eq!(
+        attachment.erased.map(|erasure| erasure.reason),
+        Some("taken by mistake".to_owned())
+    );
+    assert!(amara.store.blob(hash).unwrap().is_none());
+
+    // A blob no record names any longer is collected once its grace is over, not before.
+    let second = amara
+        .store
+        .attach(record, b"a second photo", &draft, Utc::now())
+        .unwrap();
+    sync(storage, &mut amara).unwrap();
+    let second_size = b"a second photo".len() as u64;
+    storage
+        .blob_append(
+            &second.hash,
+            "image/jpeg",
+            second_size,
+            0,
+            b"a second photo",
+        )
+        .unwrap();
+    amara.store.detach(record, second.id, Utc::now()).unwrap();
+    sync(storage, &mut amara).unwrap();
+    let now = Utc::now();
+    let day = chrono::Duration::days(1);
+    assert_eq!(storage.collect_blobs(now, day).unwrap(), 0);
+    assert!(storage.blob_info(&second.hash).unwrap().is_some());
+    assert_eq!(storage.collect_blobs(now + day * 2, day).unwrap(), 1);
+    assert_eq!(storage.blob_info(&second.hash).unwrap(), None);
+    assert!(
+        storage.blob_info(&hash).unwrap().is_some(),
+        "an erased blob's tombstone stays"
+    );
+}
