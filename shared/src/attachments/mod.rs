@@ -7,6 +7,9 @@
 //! ([`Attachment`]). Erasing a blob deletes its bytes everywhere and leaves a tombstone
 //! ([`Erasure`]) in the reference, which the record shows.
 
+#[cfg(feature = "capture")]
+pub mod capture;
+
 use std::fmt;
 use std::str::FromStr;
 
