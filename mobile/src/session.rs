@@ -213,7 +213,9 @@ impl Session {
         self.refresh_pending();
         let mut save = self.save;
         // In a browser the commit reaches IndexedDB a moment later: only then is it saved.
-        spawn(async move {
+        // The wait belongs to the app, not to the screen that wrote: a screen that closes
+        // once its write is done (a signature saved) must not leave the line at "Saving".
+        dioxus::dioxus_core::spawn_forever(async move {
             platform::writes_settled().await;
             let result = match platform::storage_failure() {
                 Some(failure) => Err(failure),

@@ -1,13 +1,16 @@
 //! Background sync (DESIGN §5): when the app unlocks, when the network comes back, a moment
 //! after local edits, on "Sync now", and again with backoff after a failure. While the app is
-//! open it also syncs every half minute, to bring colleagues' changes.
+//! open it also syncs every half minute, to bring colleagues' changes. After the records,
+//! attachments: those attached here are sent, and colleagues' are fetched unless the
+//! connection is metered (then they wait for Wi-Fi, or for the worker's tap).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
+use doorstep_shared::store::StoreError;
 use doorstep_shared::sync::client::{Backoff, sync_again};
-use doorstep_shared::sync::http::{SyncClient, SyncError, SyncReport, next_request};
+use doorstep_shared::sync::http::{BlobSide, SyncClient, SyncError, SyncReport, next_request};
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 
@@ -82,6 +85,19 @@ async fn attempt(session: &mut Session) -> Outcome {
     }
     session.sync.write().running = true;
     let result = sync(session, &client).await;
+    if result.is_ok() {
+        // Attachments after the records that name them: the server takes only those. One
+        // that does not get through waits for the next sync; the records are synced.
+        let fetch = !platform::metered();
+        match client
+            .sync_blobs_fetching(&mut SessionSide(*session), fetch)
+            .await
+        {
+            Ok(blobs) if blobs.fetched > 0 => *session.revision.write() += 1,
+            Ok(_) => {}
+            Err(error) => tracing::info!("attachments wait: {}", describe(&error)),
+        }
+    }
     session.sync.write().running = false;
     session.refresh_pending();
     let now = platform::now();
@@ -171,6 +187,25 @@ async fn sync(session: &mut Session, client: &SyncClient) -> Result<SyncReport, 
     }
 }
 
+/// The store as the blob pass reaches it: through the session, one call at a time, and not
+/// at all once the app locks.
+pub struct SessionSide(pub Session);
+
+impl std::fmt::Debug for SessionSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSide(..)")
+    }
+}
+
+impl BlobSide for SessionSide {
+    fn with_store<T>(
+        &mut self,
+        work: impl FnOnce(&mut doorstep_shared::store::Store) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.0.read(work).transpose()
+    }
+}
+
 /// Signs this device out: the server is told, so that its token stops working, and then the
 /// device's cases, records and token are wiped, whether or not the server could be told (a
 /// worker handing a phone back may be out of signal). Returns why the server was not told.
@@ -198,7 +233,7 @@ pub async fn sign_out(mut session: Session) -> Result<(), String> {
     told
 }
 
-fn client(session: &Session) -> Option<SyncClient> {
+pub fn client(session: &Session) -> Option<SyncClient> {
     let (server, token) = session
         .read(|store| {
             Ok((

@@ -72,8 +72,9 @@ impl Site {
             app = app.layer(
                 CorsLayer::new()
                     .allow_origin(AllowOrigin::list(origins))
-                    .allow_methods([Method::GET, Method::POST])
-                    .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
+                    .allow_methods([Method::GET, Method::POST, Method::PUT])
+                    .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::RANGE])
+                    .expose_headers([header::CONTENT_RANGE]),
             );
         }
         Ok(app.layer(middleware::from_fn(security_headers)))
@@ -81,7 +82,9 @@ impl Site {
 
     /// The app page's Content-Security-Policy: its own script and WebAssembly
     /// (`wasm-unsafe-eval` lets WebAssembly compile, and nothing else), connections to its
-    /// own server and the allowed origins, no plug-ins, no framing, forms posted nowhere.
+    /// own server and the allowed origins, pictures from itself and from the object URLs
+    /// the app makes of attachments held on the device (`blob:`), no plug-ins, no framing,
+    /// forms posted nowhere.
     pub fn content_security_policy(&self) -> String {
         let mut connect = vec!["'self'".to_owned()];
         connect.extend(
@@ -91,7 +94,8 @@ impl Site {
         );
         format!(
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src {}; \
-             object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             img-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
             connect.join(" ")
         )
     }

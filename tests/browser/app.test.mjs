@@ -10,7 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Phone, SyncServer, copyOfWebBuild, deployNewBuild, freePort, launchChromium,
-  launchInstalledPhone, shot, webBuild,
+  launchInstalledPhone, scanStorage, shot, webBuild,
 } from './harness.mjs';
 
 const CLIENT = 'Mrs Adaeze Okafor';
@@ -160,71 +160,7 @@ describe('Doorstep on a phone', () => {
   });
 
   test('the note is stored encrypted: the canary is nowhere in IndexedDB', async () => {
-    const scan = await amara.page.evaluate(async (canary) => {
-      const needle = new TextEncoder().encode(canary);
-      const contains = (bytes) => {
-        outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
-          for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
-          return true;
-        }
-        return false;
-      };
-      const asBytes = (value) => {
-        if (value instanceof Uint8Array) return value;
-        if (value instanceof ArrayBuffer) return new Uint8Array(value);
-        return new TextEncoder().encode(JSON.stringify(value));
-      };
-      const readAll = (name) => new Promise((done, fail) => {
-        const open = indexedDB.open(name);
-        open.onerror = () => fail(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const stores = [...db.objectStoreNames];
-          const values = [];
-          if (!stores.length) { db.close(); done(values); return; }
-          const tx = db.transaction(stores, 'readonly');
-          for (const store of stores) {
-            const request = tx.objectStore(store).getAll();
-            request.onsuccess = () => values.push(...request.result);
-          }
-          tx.oncomplete = () => { db.close(); done(values); };
-          tx.onerror = () => fail(tx.error);
-        };
-      });
-      // The control: the same scan finds the phrase where it is stored unencrypted.
-      await new Promise((done, fail) => {
-        const open = indexedDB.open('canary-control', 1);
-        open.onupgradeneeded = () => open.result.createObjectStore('plain');
-        open.onerror = () => fail(open.error);
-        open.onsuccess = () => {
-          const tx = open.result.transaction('plain', 'readwrite');
-          tx.objectStore('plain').put(new TextEncoder().encode(`before ${canary} after`), 1);
-          tx.oncomplete = () => { open.result.close(); done(); };
-        };
-      });
-      const databases = (await indexedDB.databases()).map((db) => db.name);
-      const stored = await readAll('doorstep');
-      const control = await readAll('canary-control');
-      const web = [JSON.stringify({ ...localStorage }), JSON.stringify({ ...sessionStorage }), document.cookie].join('');
-      // The service worker's cache holds the app, never a note.
-      let inCache = false;
-      for (const name of await caches.keys()) {
-        const cache = await caches.open(name);
-        for (const request of await cache.keys()) {
-          const body = new Uint8Array(await (await cache.match(request)).arrayBuffer());
-          if (contains(body)) inCache = true;
-        }
-      }
-      return {
-        databases,
-        chunks: stored.length,
-        bytes: stored.reduce((sum, value) => sum + asBytes(value).length, 0),
-        inStore: stored.some((value) => contains(asBytes(value))),
-        inControl: control.some((value) => contains(asBytes(value))),
-        inWebStorage: web.includes(canary),
-        inCache,
-      };
-    }, CANARY);
+    const scan = await scanStorage(amara.page, CANARY);
     assert.ok(scan.databases.includes('doorstep'), `databases: ${scan.databases}`);
     assert.ok(scan.bytes > 4096, `the store holds ${scan.bytes} bytes in ${scan.chunks} chunks`);
     assert.equal(scan.inControl, true, 'the scan finds a plaintext canary');

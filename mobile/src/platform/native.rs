@@ -92,6 +92,23 @@ pub fn online() -> bool {
     true
 }
 
+/// The desktop's connection is taken as free.
+pub fn metered() -> bool {
+    false
+}
+
+/// A data URL of `bytes`: the page is another process here, so the bytes travel to it.
+pub fn picture_url(bytes: &[u8], media_type: &str) -> Option<String> {
+    use base64::Engine;
+    Some(format!(
+        "data:{media_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
+/// A data URL holds nothing to free.
+pub fn release_picture_url(_url: &str) {}
+
 pub fn on_reconnect(_callback: impl FnMut() + 'static) {}
 
 pub fn default_server() -> String {

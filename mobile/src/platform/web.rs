@@ -242,6 +242,40 @@ pub fn online() -> bool {
     web_sys::window().is_none_or(|window| window.navigator().on_line())
 }
 
+/// Whether the browser says the connection costs by the byte (mobile data, or the worker
+/// asked to save data): colleagues' photos then wait for Wi-Fi or a tap. Only Chromium says;
+/// elsewhere the connection is taken as free.
+pub fn metered() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let connection =
+        js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("connection")).ok();
+    let Some(connection) = connection.filter(|value| value.is_object()) else {
+        return false;
+    };
+    let field = |name: &str| js_sys::Reflect::get(&connection, &JsValue::from_str(name)).ok();
+    let save_data = field("saveData").and_then(|value| value.as_bool()) == Some(true);
+    let cellular = field("type").and_then(|value| value.as_string()).as_deref() == Some("cellular");
+    save_data || cellular
+}
+
+/// An address an `img` can show `bytes` from: an object URL, which the page's
+/// Content-Security-Policy allows (`img-src blob:`). Released with [`release_picture_url`].
+pub fn picture_url(bytes: &[u8], media_type: &str) -> Option<String> {
+    let part = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&part);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(media_type);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
+}
+
+/// Lets the browser free a picture's bytes once nothing shows them.
+pub fn release_picture_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
+}
+
 pub fn on_reconnect(mut callback: impl FnMut() + 'static) {
     if let Some(window) = web_sys::window() {
         let mut callback = in_app(move |()| callback());

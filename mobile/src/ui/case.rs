@@ -12,6 +12,7 @@ use crate::presenters::timeliness::when;
 use crate::session::Session;
 use crate::ui::Route;
 
+use super::attachments::{Attachments, ConsentSignatures};
 use super::consent::{ConsentWarning, Disclosures};
 use super::form::{Editable, TemplateForm};
 use super::goals::GoalTrails;
@@ -310,6 +311,8 @@ pub fn Profile(id: CaseId) -> Element {
             }
             button { class: "secondary", onclick: move |_| session.open(Route::CaseHistory { id }), "History of the case file" }
             TemplateForm { doc: DocId::Case(id), template, values, editable: Editable::Author }
+            ConsentSignatures { case_id: id, case: case.clone() }
+            Attachments { doc: DocId::Case(id), attachments: case.attachments.clone(), editable: true }
             Disclosures { case_id: id, case: case.clone() }
             fieldset { class: "list team",
                 legend { "Team" }

@@ -11,6 +11,7 @@
 //! through `oninput`, and are emptied after a submit by rendering a fresh input (a keyed
 //! element whose key moves). A record's fields work the same way ([`form`]).
 
+mod attachments;
 mod case;
 mod caseload;
 mod closing;
@@ -29,12 +30,13 @@ mod visit_times;
 use std::time::Duration;
 
 use dioxus::prelude::*;
-use doorstep_shared::ids::{CaseId, RecordId};
+use doorstep_shared::ids::{CaseId, ItemId, RecordId};
 
 use crate::platform;
 use crate::session::Session;
 use crate::sync_engine;
 
+use attachments::{AttachmentView, SignConsent};
 use case::{CaseView, NewCase, Profile};
 use caseload::{Caseload, Overdue};
 use closing::{CloseCase, TransferCase};
@@ -86,6 +88,12 @@ pub enum Route {
         /// Who changed what in a case file (profile, consents, goals, team), and when.
         #[route("/cases/:id/history")]
         CaseHistory { id: CaseId },
+        /// The client signs a consent with a finger.
+        #[route("/cases/:id/consents/:consent/sign")]
+        SignConsent { id: CaseId, consent: ItemId },
+        /// A photo or document at full size.
+        #[route("/attachments/:hash")]
+        AttachmentView { hash: String },
         /// Sync status and settings.
         #[route("/sync")]
         SyncPanel {},
@@ -108,6 +116,8 @@ impl Route {
             Route::TransferCase { .. } => "Transfer the case",
             Route::RecordView { .. } => "Record",
             Route::History { .. } | Route::CaseHistory { .. } => "History",
+            Route::SignConsent { .. } => "Signature",
+            Route::AttachmentView { .. } => "Attachment",
             Route::SyncPanel {} => "Sync",
         }
     }
@@ -121,6 +131,7 @@ impl Route {
             Route::Profile { id } | Route::CloseCase { id } | Route::TransferCase { id } => {
                 Some(Route::CaseView { id: *id })
             }
+            Route::SignConsent { id, .. } => Some(Route::Profile { id: *id }),
             Route::RecordView { .. } => {
                 Some(case.map_or(Route::Caseload {}, |id| Route::CaseView { id }))
             }

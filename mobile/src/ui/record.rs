@@ -13,6 +13,7 @@ use crate::presenters::timeliness::{timeliness, when};
 use crate::session::Session;
 use crate::ui::Route;
 
+use super::attachments::Attachments;
 use super::consent::ConsentWarning;
 use super::form::{Editable, TemplateForm};
 use super::humanize;
@@ -100,6 +101,7 @@ pub fn RecordView(id: RecordId) -> Element {
                 NotAccepted { key: "{refused.id}", record: record.clone(), refused, may_add_addendum: rights.add_addendum }
             }
             TemplateForm { key: "{id}", doc: DocId::Record(id), template, values, editable }
+            Attachments { doc: DocId::Record(id), attachments: record.attachments.clone(), editable: rights.edit }
             Addenda { record: record.clone(), may_add: rights.add_addendum }
             Review { record: record.clone(), rights }
             button { class: "secondary", onclick: move |_| session.open(Route::History { id }), "History" }

@@ -8,6 +8,8 @@ use crate::presenters::lock::LOCK_WHEN_HIDDEN_CHOICES;
 use crate::presenters::server_address::ServerAddress;
 use crate::session::{Session, SyncTrigger, settings};
 use crate::ui::Route;
+use doorstep_shared::attachments::size_label;
+use doorstep_shared::store::AttachmentLimits;
 
 #[component]
 pub fn Banner() -> Element {
@@ -101,6 +103,7 @@ pub fn SyncPanel() -> Element {
                     }
                 }
             }
+            AttachmentSettings {}
             button { class: "secondary", onclick: move |_| session.lock_now(), "Lock now" }
             if status.signed_in && !confirming_sign_out() {
                 button {
@@ -120,6 +123,80 @@ pub fn SyncPanel() -> Element {
                     }
                     button { class: "danger", onclick: sign_out, "Sign out and remove notes" }
                     button { class: "secondary", onclick: move |_| confirming_sign_out.set(false), "Cancel" }
+                }
+            }
+        }
+    }
+}
+
+/// One attachment limit: its label, how it is set, its value, and the values offered.
+type LimitChoice = (
+    &'static str,
+    fn(&mut AttachmentLimits, u64),
+    u64,
+    &'static [(u64, &'static str)],
+);
+
+/// What attachments take on this device, and its limits: the largest attachment, the space
+/// for them all, and the size photos are taken at.
+#[component]
+fn AttachmentSettings() -> Element {
+    let mut session = Session::get();
+    let _ = session.revision.read();
+    let Some(Ok((limits, used))) =
+        session.read(|store| Ok((store.attachment_limits()?, store.attachment_bytes_used()?)))
+    else {
+        return rsx! {};
+    };
+    const MIB: u64 = 1024 * 1024;
+    let mut set = move |change: fn(&mut AttachmentLimits, u64), value: u64| {
+        let mut changed = limits;
+        change(&mut changed, value);
+        session.write(|store| store.set_attachment_limits(changed));
+    };
+    let choices: [LimitChoice; 3] = [
+        (
+            "Largest attachment",
+            |limits, value| limits.max_attachment_bytes = value,
+            limits.max_attachment_bytes,
+            &[
+                (10 * MIB, "10 MB"),
+                (20 * MIB, "20 MB"),
+                (30 * MIB, "30 MB"),
+            ],
+        ),
+        (
+            "Space for attachments on this device",
+            |limits, value| limits.device_budget_bytes = value,
+            limits.device_budget_bytes,
+            &[
+                (256 * MIB, "256 MB"),
+                (512 * MIB, "512 MB"),
+                (1024 * MIB, "1 GB"),
+            ],
+        ),
+        (
+            "Photos are kept at",
+            |limits, value| limits.photo_longest_side = value as u32,
+            u64::from(limits.photo_longest_side),
+            &[(1280, "1,280 px"), (2048, "2,048 px"), (3072, "3,072 px")],
+        ),
+    ];
+    rsx! {
+        p { class: "storage", "Attachments on this device: {size_label(used)} of {size_label(limits.device_budget_bytes)}." }
+        for (label, change, current, options) in choices {
+            div { key: "{label}", class: "field", role: "group", "aria-label": "{label}",
+                span { class: "label", "{label}" }
+                div { class: "choices",
+                    for (value, name) in options.iter().copied() {
+                        button {
+                            key: "{value}",
+                            class: if value == current { "choice selected" } else { "choice" },
+                            "aria-pressed": "{value == current}",
+                            onclick: move |_| set(change, value),
+                            "{name}"
+                        }
+                    }
                 }
             }
         }

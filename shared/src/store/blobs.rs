@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use super::{Store, StoreError};
 use crate::attachments::{
     self, Attachment, AttachmentDraft, AttachmentError, AttachmentKind, BlobHash,
-    DEFAULT_DEVICE_BUDGET_BYTES, DEFAULT_MAX_ATTACHMENT_BYTES, STROKES_MEDIA_TYPE,
+    DEFAULT_DEVICE_BUDGET_BYTES, DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_PHOTO_LONGEST_SIDE,
+    STROKES_MEDIA_TYPE,
 };
 use crate::document::Document;
 use crate::ids::{CaseId, DocId, ItemId, RecordId};
@@ -30,6 +31,8 @@ pub struct AttachmentLimits {
     pub max_attachment_bytes: u64,
     /// What all attachments kept on the device may take together.
     pub device_budget_bytes: u64,
+    /// The longest side, in pixels, a photo is downscaled to when it is taken.
+    pub photo_longest_side: u32,
 }
 
 impl Default for AttachmentLimits {
@@ -37,6 +40,7 @@ impl Default for AttachmentLimits {
         AttachmentLimits {
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
             device_budget_bytes: DEFAULT_DEVICE_BUDGET_BYTES,
+            photo_longest_side: DEFAULT_PHOTO_LONGEST_SIDE,
         }
     }
 }
@@ -79,6 +83,7 @@ pub struct BlobToFetch {
 
 const MAX_ATTACHMENT_SETTING: &str = "max_attachment_bytes";
 const DEVICE_BUDGET_SETTING: &str = "attachment_budget_bytes";
+const PHOTO_SIDE_SETTING: &str = "photo_longest_side";
 
 impl Store {
     /// Attaches a photo or a document to a case or record: the bytes are stored once under
@@ -203,6 +208,18 @@ impl Store {
         length: u64,
     ) -> Result<Vec<u8>, StoreError> {
         read_range(&self.conn, hash, offset, length)
+    }
+
+    /// The media type a document here gives a blob.
+    pub fn blob_media_type(&self, hash: BlobHash) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT media_type FROM blob_refs WHERE hash = ?1 LIMIT 1",
+                [hash.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     /// Where a blob stands on this device.
@@ -399,9 +416,11 @@ impl Store {
                 .unwrap_or(default))
         };
         let defaults = AttachmentLimits::default();
+        let side = read(PHOTO_SIDE_SETTING, u64::from(defaults.photo_longest_side))?;
         Ok(AttachmentLimits {
             max_attachment_bytes: read(MAX_ATTACHMENT_SETTING, defaults.max_attachment_bytes)?,
             device_budget_bytes: read(DEVICE_BUDGET_SETTING, defaults.device_budget_bytes)?,
+            photo_longest_side: u32::try_from(side).unwrap_or(defaults.photo_longest_side),
         })
     }
 
@@ -409,8 +428,10 @@ impl Store {
     pub fn set_attachment_limits(&mut self, limits: AttachmentLimits) -> Result<(), StoreError> {
         let max = limits.max_attachment_bytes.to_string();
         let budget = limits.device_budget_bytes.to_string();
+        let side = limits.photo_longest_side.max(64).to_string();
         self.set_setting(MAX_ATTACHMENT_SETTING, Some(&max))?;
-        self.set_setting(DEVICE_BUDGET_SETTING, Some(&budget))
+        self.set_setting(DEVICE_BUDGET_SETTING, Some(&budget))?;
+        self.set_setting(PHOTO_SIDE_SETTING, Some(&side))
     }
 
     /// What the attachments held on this device take.

@@ -1031,6 +1031,7 @@ mod attachments {
             .set_attachment_limits(AttachmentLimits {
                 max_attachment_bytes: 1000,
                 device_budget_bytes: 1500,
+                ..AttachmentLimits::default()
             })
             .unwrap();
         let refused = store

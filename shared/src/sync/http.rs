@@ -18,7 +18,7 @@ use super::protocol::{
     SyncResponse,
 };
 use crate::attachments::BlobHash;
-use crate::store::{BlobToSend, Store, StoreError};
+use crate::store::{BlobState, BlobToSend, Store, StoreError};
 
 /// Why a sync or sign-in failed.
 #[derive(Debug, thiserror::Error)]
@@ -366,18 +366,34 @@ impl SyncClient {
 
     /// Sends the blobs the server lacks, then fetches those the device lacks, each resuming
     /// from what the other side holds. A blob the server does not take yet (its record not
-    /// synced, or not uploaded by the device that attached it) waits for the next pass.
-    pub async fn sync_blobs(&self, store: &mut Store) -> Result<BlobReport, SyncError> {
+    /// synced, or not uploaded by the device that attached it) waits for the next pass. The
+    /// store is borrowed only between requests ([`BlobSide`]); if it locks meanwhile, the
+    /// pass stops.
+    pub async fn sync_blobs(&self, side: &mut impl BlobSide) -> Result<BlobReport, SyncError> {
+        self.sync_blobs_fetching(side, true).await
+    }
+
+    /// [`SyncClient::sync_blobs`], fetching what the device lacks only if `fetch` (on a
+    /// metered connection, a colleague's photo waits for Wi-Fi or the worker's tap).
+    pub async fn sync_blobs_fetching(
+        &self,
+        side: &mut impl BlobSide,
+        fetch: bool,
+    ) -> Result<BlobReport, SyncError> {
         let mut report = BlobReport::default();
-        for blob in store.blobs_to_send()? {
-            match self.send_whole(store, &blob, &mut report).await {
-                Ok(()) => {
-                    store.mark_sent(blob.hash)?;
+        let Some(to_send) = side.with_store(|store| store.blobs_to_send())? else {
+            return Ok(report);
+        };
+        for blob in to_send {
+            match self.send_whole(side, &blob, &mut report).await {
+                Ok(true) => {
+                    side.with_store(|store| store.mark_sent(blob.hash))?;
                     report.sent += 1;
                 }
+                Ok(false) => return Ok(report),
                 Err(SyncError::Server { code, .. }) if code == protocol::BLOB_ERASED => {
                     // Nothing to send: the tombstone reaches this device with the record.
-                    store.mark_sent(blob.hash)?;
+                    side.with_store(|store| store.mark_sent(blob.hash))?;
                     report.waiting += 1;
                 }
                 Err(SyncError::Server { code, .. }) if code == protocol::BLOB_NOT_FOUND => {
@@ -386,12 +402,19 @@ impl SyncClient {
                 Err(error) => return Err(error),
             }
         }
-        for blob in store.blobs_to_fetch()? {
+        if !fetch {
+            return Ok(report);
+        }
+        let Some(to_fetch) = side.with_store(|store| store.blobs_to_fetch())? else {
+            return Ok(report);
+        };
+        for blob in to_fetch {
             match self
-                .fetch_whole(store, blob.hash, blob.received, &mut report)
+                .fetch_whole(side, blob.hash, blob.received, &mut report)
                 .await
             {
-                Ok(()) => report.fetched += 1,
+                Ok(true) => report.fetched += 1,
+                Ok(false) => return Ok(report),
                 Err(SyncError::Server { code, .. })
                     if code == protocol::BLOB_NOT_UPLOADED
                         || code == protocol::BLOB_ERASED
@@ -405,16 +428,40 @@ impl SyncClient {
         Ok(report)
     }
 
+    /// Fetches one blob the device lacks, now: a photo the worker tapped.
+    pub async fn fetch_blob(
+        &self,
+        side: &mut impl BlobSide,
+        hash: BlobHash,
+    ) -> Result<bool, SyncError> {
+        let Some(state) = side.with_store(|store| store.blob_state(hash))? else {
+            return Ok(false);
+        };
+        match state {
+            BlobState::Here => Ok(true),
+            BlobState::Erased => Ok(false),
+            BlobState::NotDownloaded { received } => {
+                let mut report = BlobReport::default();
+                self.fetch_whole(side, hash, received, &mut report).await
+            }
+        }
+    }
+
+    /// Sends a blob from what the server holds on; `false` if the store locked meanwhile.
     async fn send_whole(
         &self,
-        store: &Store,
+        side: &mut impl BlobSide,
         blob: &BlobToSend,
         report: &mut BlobReport,
-    ) -> Result<(), SyncError> {
+    ) -> Result<bool, SyncError> {
         let mut progress = self.blob_status(blob.hash).await?;
         while !progress.whole {
             let offset = progress.received;
-            let piece = store.blob_range(blob.hash, offset, BLOB_PIECE_BYTES)?;
+            let Some(piece) =
+                side.with_store(|store| store.blob_range(blob.hash, offset, BLOB_PIECE_BYTES))?
+            else {
+                return Ok(false);
+            };
             report.bytes_sent += piece.len() as u64;
             let sent = self
                 .send_blob_piece(blob.hash, &blob.media_type, blob.size, offset, piece)
@@ -428,16 +475,17 @@ impl SyncClient {
                 Err(error) => return Err(error),
             };
         }
-        Ok(())
+        Ok(true)
     }
 
+    /// Fetches a blob from what the device holds on; `false` if the store locked meanwhile.
     async fn fetch_whole(
         &self,
-        store: &mut Store,
+        side: &mut impl BlobSide,
         hash: BlobHash,
         mut received: u64,
         report: &mut BlobReport,
-    ) -> Result<(), SyncError> {
+    ) -> Result<bool, SyncError> {
         loop {
             let (bytes, size) = self
                 .fetch_blob_range(hash, received, BLOB_PIECE_BYTES)
@@ -446,11 +494,35 @@ impl SyncClient {
                 return Err(protocol::ProtocolError::Malformed("an empty range".into()).into());
             }
             report.bytes_received += bytes.len() as u64;
-            if store.receive_blob_part(hash, received, &bytes, size)? {
-                return Ok(());
+            let Some(whole) =
+                side.with_store(|store| store.receive_blob_part(hash, received, &bytes, size))?
+            else {
+                return Ok(false);
+            };
+            if whole {
+                return Ok(true);
             }
             received += bytes.len() as u64;
         }
+    }
+}
+
+/// The store, as a blob pass reaches it: borrowed for one call at a time, between requests,
+/// and perhaps locked meanwhile (`None`).
+pub trait BlobSide {
+    /// Runs `work` on the store, unless it is locked.
+    fn with_store<T>(
+        &mut self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError>;
+}
+
+impl BlobSide for Store {
+    fn with_store<T>(
+        &mut self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        work(self).map(Some)
     }
 }
 
