@@ -272,8 +272,8 @@ pub enum AttachmentError {
     },
     /// The device's space for attachments would be exceeded.
     #[error(
-        "this device keeps at most {} of attachments and holds {} already: sync, so that \
-         attachments kept on the server can be let go, or ask for a larger allowance in settings",
+        "this device keeps at most {} of attachments and holds {} already: choose more \
+         \"Space for attachments on this device\" under Sync, or take off attachments not needed",
         size_label(*budget),
         size_label(*used)
     )]
