@@ -6,9 +6,10 @@
 //! cargo run --release -p doorstep-tests --bin sync-bench -- side-by-side
 //! cargo run --release -p doorstep-tests --bin sync-bench -- load [--postgres URL]
 //! cargo run --release -p doorstep-tests --bin sync-bench -- scaling
+//! cargo run --release -p doorstep-tests --bin sync-bench -- attachments
 //! ```
 //!
-//! `smoke` runs all three at small sizes and fails if any of them does; the test command
+//! `smoke` runs all four at small sizes and fails if any of them does; the test command
 //! runs it so this code keeps working. BENCHMARKS.md holds the figures.
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use doorstep_tests::bench::load::{self, LoadOptions, Pattern};
-use doorstep_tests::bench::{scaling, side_by_side};
+use doorstep_tests::bench::{attachments, scaling, side_by_side};
 
 #[derive(Parser)]
 #[command(about = "Doorstep's sync benchmarks, against a real server on loopback")]
@@ -67,6 +68,15 @@ enum Bench {
         #[arg(long, default_value = "docs/benchmarks/sync-scaling.png")]
         plot: PathBuf,
     },
+    /// Attachments sent by one device and fetched by another, beside a plain file copy.
+    Attachments {
+        /// Photos.
+        #[arg(long, default_value_t = 100)]
+        photos: usize,
+        /// MiB each.
+        #[arg(long, default_value_t = 2.0)]
+        mib: f64,
+    },
     /// Everything at small sizes, failing on any error.
     Smoke {
         /// Also run the load on this PostgreSQL server.
@@ -109,6 +119,11 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Bench::Scaling { records, plot } => scaling(&records, &plot).await,
+            Bench::Attachments { photos, mib } => {
+                let report = attachments::run(photos, (mib * 1024.0 * 1024.0) as usize).await?;
+                println!("\n{}\n{}", attachments::TABLE_HEAD, report.rows());
+                Ok(())
+            }
             Bench::Smoke { postgres } => smoke(postgres).await,
         }
     })
@@ -202,6 +217,8 @@ async fn smoke(postgres: Option<String>) -> anyhow::Result<()> {
         reports.push(report);
     }
     print_load(&reports);
+    let report = attachments::run(3, 300 * 1024).await?;
+    println!("\n{}\n{}", attachments::TABLE_HEAD, report.rows());
     let plot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/smoke-scaling.png");
     scaling(&[10, 40], &plot).await
 }
