@@ -1057,7 +1057,12 @@ mod attachments {
                 budget: 1500
             })
         ));
-        assert!(refused.to_string().contains("sync"), "{refused}");
+        assert!(
+            refused
+                .to_string()
+                .contains("\"Space for attachments on this device\" under Sync"),
+            "{refused}"
+        );
         let mut html = photo("page");
         html.media_type = "text/html".into();
         assert!(matches!(
