@@ -38,6 +38,7 @@
 
 pub mod attachments;
 pub mod document;
+pub mod export;
 pub mod ids;
 pub mod model;
 pub mod password_rules;

@@ -43,7 +43,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use history::{HistoryEntry, history};
-pub use readable::{FieldChange, ReadableEntry, readable_history, words_changed};
+pub use readable::{FieldChange, ReadableEntry, name_references, readable_history, words_changed};
 
 use crate::attachments::{Attachment, AttachmentDraft, BlobHash, Erasure};
 use crate::ids::{CaseId, DocId, IdError, ItemId, RecordId, UserId};

@@ -6,7 +6,8 @@ use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Action, Document, DocumentError, HistoryEntry, history};
-use crate::ids::UserId;
+use crate::ids::{CaseId, UserId};
+use crate::model::Case;
 use crate::template::{FieldKind, Template, capitalised, choice_label, entry_noun};
 
 /// How far apart two edits by one writer may be and still read as one burst of typing.
@@ -29,6 +30,8 @@ pub struct ReadableEntry {
     pub after_signoff: bool,
     /// How many changes it gathers.
     pub changes: usize,
+    /// The action of its first change, where the change says.
+    pub action: Option<Action>,
 }
 
 /// What one entry changed in one field.
@@ -73,6 +76,39 @@ pub fn readable_history(document: &mut Document) -> Result<Vec<ReadableEntry>, D
             describe(doc, template, &group, &before)
         })
         .collect())
+}
+
+/// Puts names in place of the ids that `entries` refer to: a goal of `case`, a member of its
+/// group, a client's case named by `client_name`. An id whose name cannot be found reads as
+/// `missing`.
+pub fn name_references(
+    entries: &mut [ReadableEntry],
+    case: &Case,
+    mut client_name: impl FnMut(CaseId) -> Option<String>,
+    missing: &str,
+) {
+    for field in entries.iter_mut().flat_map(|entry| entry.fields.iter_mut()) {
+        let (Some(kind), Some(id)) = (field.refers_to, field.now.as_deref()) else {
+            continue;
+        };
+        let name = match kind {
+            FieldKind::Goal => case
+                .profile
+                .goals
+                .iter()
+                .find(|goal| goal.id.to_string() == id)
+                .map(|goal| goal.goal.clone()),
+            FieldKind::Member => case.group.as_ref().and_then(|group| {
+                group
+                    .members
+                    .iter()
+                    .find(|member| member.id.to_string() == id)
+                    .map(|member| member.name.clone())
+            }),
+            _ => id.parse().ok().and_then(&mut client_name),
+        };
+        field.now = Some(name.unwrap_or_else(|| missing.to_owned()));
+    }
 }
 
 /// Whether `next` is more typing in the burst `last` belongs to: an edit by the same writer,
@@ -121,6 +157,7 @@ fn describe(
         fields,
         after_signoff: first.after_signoff,
         changes: group.len(),
+        action: first.action,
     }
 }
 

@@ -9,6 +9,7 @@ mod closing;
 mod goals;
 mod groups;
 mod records;
+pub mod timeliness;
 
 use std::fmt;
 use std::str::FromStr;

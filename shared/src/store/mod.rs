@@ -682,32 +682,16 @@ impl Store {
             DocId::Record(record) => self.record(record)?.case_id,
         };
         let case = self.case(case)?;
-        for field in entries.iter_mut().flat_map(|entry| entry.fields.iter_mut()) {
-            let (Some(kind), Some(id)) = (field.refers_to, field.now.clone()) else {
-                continue;
-            };
-            let name = match kind {
-                crate::template::FieldKind::Goal => case
-                    .profile
-                    .goals
-                    .iter()
-                    .find(|goal| goal.id.to_string() == id)
-                    .map(|goal| goal.goal.clone()),
-                crate::template::FieldKind::Member => case.group.as_ref().and_then(|group| {
-                    group
-                        .members
-                        .iter()
-                        .find(|member| member.id.to_string() == id)
-                        .map(|member| member.name.clone())
-                }),
-                _ => id
-                    .parse()
+        crate::document::name_references(
+            &mut entries,
+            &case,
+            |client| {
+                self.case(client)
                     .ok()
-                    .and_then(|client: CaseId| self.case(client).ok())
-                    .map(|client| client.profile.client_name),
-            };
-            field.now = Some(name.unwrap_or_else(|| "one no longer on this device".to_owned()));
-        }
+                    .map(|client| client.profile.client_name)
+            },
+            "one no longer on this device",
+        );
         Ok(entries)
     }
 

@@ -19,6 +19,7 @@ use super::protocol::{
 };
 use crate::attachments::BlobHash;
 use crate::store::{BlobState, BlobToSend, Store, StoreError};
+use crate::{CaseId, RecordId};
 
 /// Why a sync or sign-in failed.
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +308,45 @@ impl SyncClient {
             .request(method, format!("{}/v1/blobs/{path}", self.base_url))
             .timeout(REQUEST_TIMEOUT)
             .bearer_auth(token))
+    }
+
+    /// A record as a PDF, made by the server from its copy of the case: the record as signed,
+    /// its addenda, attachments, review and history, with their hashes. The server answers
+    /// 404 `record_not_found` for a record the user may not read, as for one it lacks.
+    pub async fn record_pdf(&self, record: RecordId) -> Result<Vec<u8>, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        let response = self
+            .http
+            .get(format!("{}/v1/records/{record}/pdf", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(network)?;
+        read_ok(response).await
+    }
+
+    /// A case as a zip for a subject access request, made by the server for a supervisor of
+    /// its team, with `redact`'s names replaced in every file.
+    pub async fn case_archive(
+        &self,
+        case: CaseId,
+        redact: &[String],
+    ) -> Result<Vec<u8>, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        let request = protocol::ArchiveRequest {
+            redact: redact.to_vec(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/cases/{case}/archive", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(token)
+            .json(&request)
+            .send()
+            .await
+            .map_err(network)?;
+        read_ok(response).await
     }
 
     /// Where the server's copy of a blob stands.

@@ -194,6 +194,28 @@ pub const WRONG_OFFSET: &str = "wrong_offset";
 /// the server kept none of them.
 pub const HASH_MISMATCH: &str = "hash_mismatch";
 
+/// The code of the error that says there is no record of that id among the device's cases:
+/// the same whether the server holds none, or one the user may not read.
+pub const RECORD_NOT_FOUND: &str = "record_not_found";
+
+/// The code of the error that says there is no case of that id among the user's cases.
+pub const CASE_NOT_FOUND: &str = "case_not_found";
+
+/// The media type of a record's PDF.
+pub const PDF_MEDIA_TYPE: &str = "application/pdf";
+
+/// The media type of a case's archive.
+pub const ARCHIVE_MEDIA_TYPE: &str = "application/zip";
+
+/// What a supervisor asks of a case's subject-access archive (`POST
+/// /v1/cases/{id}/archive`, JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveRequest {
+    /// Third parties' names to replace by "[redacted]" in every file.
+    #[serde(default)]
+    pub redact: Vec<String>,
+}
+
 /// A body that is not a message of this protocol.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
