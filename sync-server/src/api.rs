@@ -31,6 +31,7 @@ use crate::proxies::TrustedProxies;
 use crate::storage::{AuditEntry, Device, Storage, StorageError};
 
 mod blobs;
+mod exports;
 
 /// Limits the server enforces.
 #[derive(Debug, Clone)]
@@ -103,6 +104,9 @@ pub(crate) struct AppState {
     refusal_audit: Arc<RefusalAudit>,
     proxies: Arc<TrustedProxies>,
     max_blob_bytes: u64,
+    /// PDFs being made at once: one per core. A PDF takes a core for a moment and the
+    /// record's pictures in memory.
+    exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// The routes, over `storage`.
@@ -124,6 +128,9 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         refusal_audit: Arc::default(),
         proxies: Arc::new(limits.trusted_proxies.clone()),
         max_blob_bytes: limits.max_blob_bytes,
+        exports: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, usize::from),
+        )),
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -135,6 +142,8 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
             get(blobs::fetch_blob).put(blobs::send_blob),
         )
         .route("/v1/blobs/{hash}/status", get(blobs::blob_status))
+        .route("/v1/records/{id}/pdf", get(exports::record_pdf))
+        .route("/v1/cases/{id}/archive", post(exports::case_archive))
         .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
         .layer(TimeoutLayer::with_status_code(
@@ -188,9 +197,10 @@ pub enum ApiError {
     TimedOut,
     /// No such route.
     NotFound,
-    /// An attachment's blob is not there for this device (404), was erased (410), or a piece
-    /// of it does not fit what the server holds (409, 422).
-    Blob {
+    /// What was asked for is not there for this device (an attachment's blob or a record:
+    /// 404), was erased (410), or a piece of a blob does not fit what the server holds (409,
+    /// 422).
+    Resource {
         /// The status.
         status: StatusCode,
         /// A stable code.
@@ -282,7 +292,7 @@ impl IntoResponse for ApiError {
                 "not_found",
                 "no such endpoint".to_owned(),
             ),
-            ApiError::Blob {
+            ApiError::Resource {
                 status,
                 code,
                 message,

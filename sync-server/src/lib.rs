@@ -18,6 +18,7 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod export;
 pub mod proxies;
 pub mod settings;
 pub mod site;

@@ -98,6 +98,31 @@ enum Admin {
     /// Attachments' blobs: erase one, collect those no record names.
     #[command(subcommand)]
     Attachment(AttachmentCommand),
+    /// Records as they leave: a record as a PDF, for a court or the client; a case as a zip
+    /// for a subject access request.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Agency figures as CSV, to standard output or a file: visits (per worker per week),
+    /// timeliness (visit end, writing began, finalised; per worker and team), overdue (notes
+    /// waiting for their author), goals (progress on each), attendance (group registers),
+    /// research (de-identified: no names, no free text, pseudonymous ids, months).
+    Report {
+        /// visits, timeliness, overdue, goals, attendance or research.
+        #[arg(value_parser = parse_report)]
+        report: doorstep_sync_server::export::reports::Report,
+        /// The team whose cases it covers.
+        #[arg(long)]
+        team: String,
+        /// Records due from this date (the end of their visit, or when writing began).
+        #[arg(long, value_parser = parse_cutoff)]
+        since: chrono::DateTime<chrono::Utc>,
+        /// Hours a record may wait for its author after the visit before it is overdue.
+        #[arg(long, default_value_t = 48)]
+        overdue_after_hours: i64,
+        /// The file to write (it must not exist yet) [default: standard output].
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
     /// Fold long change logs into snapshots now (`serve` also does it every ten minutes).
     Compact {
         /// Fold documents with at least this many log rows.
@@ -160,6 +185,36 @@ enum AttachmentCommand {
 const BLOB_GRACE_DAYS: u64 = 30;
 
 #[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Write a record as a PDF: as signed, then its addenda, attachments, review, timeliness
+    /// and history, with the hashes that let two copies be compared (PDF/A-3b, the record's
+    /// data attached as JSON). The same record always gives the same bytes.
+    Record {
+        /// The record's id.
+        record: String,
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Write a case for a subject access request: a zip of the case file and every record,
+    /// each as a PDF and as JSON (docs/export-schema.json), the attachments, and a manifest
+    /// with each file's SHA-256.
+    Case {
+        /// The case's id.
+        case: String,
+        /// The file to write (a .zip); it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+        /// A third party's name to replace by [redacted] in every file (again for each name).
+        #[arg(long = "redact", value_name = "NAME")]
+        redact: Vec<String>,
+        /// A file of names to redact, one a line.
+        #[arg(long, value_name = "FILE")]
+        redact_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Write the entries from before a date to standard output, one JSON object a line.
     Export {
@@ -173,6 +228,10 @@ enum AuditCommand {
         #[arg(long, value_parser = parse_cutoff)]
         before: chrono::DateTime<chrono::Utc>,
     },
+}
+
+fn parse_report(name: &str) -> Result<doorstep_sync_server::export::reports::Report, String> {
+    name.parse()
 }
 
 /// A date (midnight UTC at its start) or an RFC 3339 time.
@@ -775,6 +834,106 @@ fn administer(storage: &dyn Storage, admin: Admin, blob_grace_days: u64) -> anyh
             })?;
             println!("deleted {pruned} audit entries from before {before}");
         }
+        Admin::Export(ExportCommand::Record { record, to }) => {
+            let record: doorstep_shared::RecordId = record
+                .parse()
+                .map_err(|error| anyhow::anyhow!("{record:?} is not a record id: {error}"))?;
+            let pdf = doorstep_sync_server::export::record_pdf(storage, record)?;
+            write_new_file(&to, &pdf)?;
+            storage.audit(AuditEntry {
+                user: None,
+                device: None,
+                case: storage.document_case(&DocId::Record(record))?,
+                action: "record_exported".to_owned(),
+                detail: format!("{record} written to a file by an administrator"),
+                address: None,
+            })?;
+            println!("wrote {} ({} bytes)", to.display(), pdf.len());
+        }
+        Admin::Export(ExportCommand::Case {
+            case,
+            to,
+            mut redact,
+            redact_file,
+        }) => {
+            let case: CaseId = case
+                .parse()
+                .map_err(|error| anyhow::anyhow!("{case:?} is not a case id: {error}"))?;
+            if let Some(file) = redact_file {
+                let names = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                redact.extend(names.lines().map(str::to_owned));
+            }
+            let redaction = doorstep_shared::export::redact::Redaction::new(&redact)?;
+            let file = new_private_file(&to)?;
+            let written = doorstep_sync_server::export::archive::case_archive(
+                storage,
+                case,
+                &redaction,
+                std::io::BufWriter::new(file),
+            );
+            let summary = match written {
+                Ok(summary) => summary,
+                Err(error) => {
+                    let _ = std::fs::remove_file(&to);
+                    return Err(error.into());
+                }
+            };
+            std::fs::File::open(&to)?.sync_all()?;
+            storage.audit(AuditEntry {
+                user: None,
+                device: None,
+                case: Some(case),
+                action: "case_exported".to_owned(),
+                detail: format!(
+                    "{} records and {} attachments written to a file by an administrator, {} \
+                     names redacted",
+                    summary.records,
+                    summary.attachments,
+                    redaction.names().count()
+                ),
+                address: None,
+            })?;
+            println!(
+                "wrote {}: the case file, {} records, {} attachments{}",
+                to.display(),
+                summary.records,
+                summary.attachments,
+                match summary.withheld {
+                    0 => String::new(),
+                    withheld => format!(" ({withheld} withheld: see manifest.json)"),
+                }
+            );
+        }
+        Admin::Report {
+            report,
+            team,
+            since,
+            overdue_after_hours,
+            to,
+        } => {
+            use doorstep_sync_server::export::reports;
+            let cases = reports::load_team(storage, &team)?;
+            let scope = reports::Scope {
+                team: &team,
+                since,
+                now: chrono::Utc::now(),
+                overdue_after: chrono::Duration::hours(overdue_after_hours),
+            };
+            let csv = reports::report(report, &cases, &scope).to_csv();
+            match to {
+                Some(path) => write_new_file(&path, csv.as_bytes())?,
+                None => std::io::stdout().lock().write_all(csv.as_bytes())?,
+            }
+            storage.audit(AuditEntry {
+                user: None,
+                device: None,
+                case: None,
+                action: "report_exported".to_owned(),
+                detail: format!("{report:?} for team {team} since {since}"),
+                address: None,
+            })?;
+        }
         Admin::Compact { min_rows } => {
             let folded = storage.compact(min_rows)?;
             println!("compacted {folded} documents");
@@ -837,6 +996,26 @@ fn printable(text: &str) -> String {
 }
 
 /// An audit entry for an administrator's action on `user`'s account (never the password).
+/// Writes `bytes` to a new file at `path`, readable by its owner alone: an export holds what
+/// the records hold.
+fn write_new_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = new_private_file(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Creates a new file at `path`, readable by its owner alone; refuses if it exists.
+fn new_private_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))
+}
+
 fn admin_entry(user: &UserId, action: &str) -> AuditEntry {
     AuditEntry {
         user: Some(user.clone()),

@@ -44,7 +44,7 @@ fn parse_hash(text: &str) -> Result<BlobHash, ApiError> {
 }
 
 fn not_found() -> ApiError {
-    ApiError::Blob {
+    ApiError::Resource {
         status: StatusCode::NOT_FOUND,
         code: BLOB_NOT_FOUND,
         message: "no record of your cases names this attachment: sync the record first".into(),
@@ -56,7 +56,7 @@ fn erased(info: &BlobInfo) -> ApiError {
         .erased
         .as_ref()
         .map_or_else(|| "erased".to_owned(), |erasure| erasure.describe());
-    ApiError::Blob {
+    ApiError::Resource {
         status: StatusCode::GONE,
         code: BLOB_ERASED,
         message: format!("this attachment was {message}"),
@@ -209,7 +209,7 @@ pub(super) async fn send_blob(
             .await;
         }
         Some(BlobAppend::WrongOffset(received)) => {
-            return Err(ApiError::Blob {
+            return Err(ApiError::Resource {
                 status: StatusCode::CONFLICT,
                 code: WRONG_OFFSET,
                 message: format!("the server holds {received} bytes of it: send from there"),
@@ -271,7 +271,7 @@ pub(super) async fn fetch_blob(
         Some(info) if info.erased.is_some() => return Err(erased(&info)),
         Some(info) if info.is_whole() => info,
         _ => {
-            return Err(ApiError::Blob {
+            return Err(ApiError::Resource {
                 status: StatusCode::NOT_FOUND,
                 code: BLOB_NOT_UPLOADED,
                 message: "the device that attached it has not sent it yet".into(),
@@ -307,7 +307,7 @@ pub(super) async fn fetch_blob(
 /// The first and last byte a request asks for (`bytes=<from>-[<to>]`; all of it without a
 /// `Range`), within a blob of `size` bytes; 416 past its end.
 fn requested_range(headers: &HeaderMap, size: u64) -> Result<(u64, u64), ApiError> {
-    let unsatisfiable = || ApiError::Blob {
+    let unsatisfiable = || ApiError::Resource {
         status: StatusCode::RANGE_NOT_SATISFIABLE,
         code: "bad_range",
         message: format!("ask for bytes=<from>-[<to>] within the blob's {size} bytes"),

@@ -130,6 +130,13 @@ pub trait LogTx {
     ) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
 }
 
+/// A case's whole log, as (document, bytes) rows in the order they were written: what an
+/// export of the case or of one of its records reads.
+pub fn case_log(tx: &mut impl LogTx, case: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+    let upto = tx.latest_seq()?;
+    tx.case_changes_upto(case, upto)
+}
+
 /// Brings `user`'s access in line with their teams, logging each grant and revocation on
 /// the log's clock, so that a device's cursor also says which of them it has seen.
 pub fn recompute_access(tx: &mut impl LogTx, user: &str) -> Result<(), StorageError> {

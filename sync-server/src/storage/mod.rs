@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use doorstep_shared::sync::server::LogPosition;
-use doorstep_shared::{CaseId, UserId};
+use doorstep_shared::{CaseId, DocId, UserId};
 
 /// A signed-in device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +160,16 @@ fn parse_role(text: &str) -> Result<TeamRole, StorageError> {
 
 /// The server's storage.
 pub trait Storage: Send + Sync + 'static {
+    /// The case a document is filed under, if the server holds the document.
+    fn document_case(&self, doc: &DocId) -> Result<Option<CaseId>, StorageError>;
+    /// Whether `user` may read `case` now: a member of the team that holds it.
+    fn may_read_case(&self, user: &UserId, case: CaseId) -> Result<bool, StorageError>;
+    /// The cases a team holds, or `None` if there is no such team.
+    fn team_cases(&self, team: &str) -> Result<Option<Vec<CaseId>>, StorageError>;
+    /// The user's role on the team that holds `case`, if they are on it.
+    fn role_on_case(&self, user: &UserId, case: CaseId) -> Result<Option<TeamRole>, StorageError>;
+    /// A case's whole log, as (document key, bytes) rows in the order they were written.
+    fn case_log(&self, case: CaseId) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
     /// Creates a user with an Argon2id password hash.
     fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError>;
     /// Replaces a user's password hash, and unlocks the account.

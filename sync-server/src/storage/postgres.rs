@@ -20,7 +20,7 @@ use doorstep_shared::attachments::{BlobHash, Erasure};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::sync::validate::PushLimits;
-use doorstep_shared::{CaseId, UserId};
+use doorstep_shared::{CaseId, DocId, UserId};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
@@ -752,6 +752,37 @@ impl LogTx for PgLog<'_, '_> {
 }
 
 impl Storage for PostgresStorage {
+    fn document_case(&self, doc: &DocId) -> Result<Option<CaseId>, StorageError> {
+        let case = self.write(|log| log.doc_case(&doc.key()))?;
+        Ok(case.and_then(|case| case.parse().ok()))
+    }
+
+    fn may_read_case(&self, user: &UserId, case: CaseId) -> Result<bool, StorageError> {
+        self.write(|log| log.may_read(user.as_str(), &case.to_string()))
+    }
+
+    fn team_cases(&self, team: &str) -> Result<Option<Vec<CaseId>>, StorageError> {
+        self.write(|log| {
+            if !log.team_exists(team)? {
+                return Ok(None);
+            }
+            Ok(Some(
+                log.team_cases(team)?
+                    .iter()
+                    .filter_map(|case| case.parse().ok())
+                    .collect(),
+            ))
+        })
+    }
+
+    fn role_on_case(&self, user: &UserId, case: CaseId) -> Result<Option<TeamRole>, StorageError> {
+        self.write(|log| log.role_of(user.as_str(), &case.to_string()))
+    }
+
+    fn case_log(&self, case: CaseId) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        self.write(|log| log::case_log(log, &case.to_string()))
+    }
+
     fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError> {
         let result = self.conn()?.execute(
             "INSERT INTO users (user_id, password_hash, created_at) VALUES ($1, $2, $3)",

@@ -17,7 +17,7 @@ use doorstep_shared::attachments::{BlobHash, Erasure};
 use doorstep_shared::sync::protocol::{Ack, Push, SyncResponse};
 use doorstep_shared::sync::server::LogPosition;
 use doorstep_shared::sync::validate::PushLimits;
-use doorstep_shared::{CaseId, UserId};
+use doorstep_shared::{CaseId, DocId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::{BlobAppend, BlobInfo, FileBlobs};
@@ -709,6 +709,41 @@ impl LogTx for SqliteLog<'_> {
 }
 
 impl Storage for SqliteStorage {
+    fn document_case(&self, doc: &DocId) -> Result<Option<CaseId>, StorageError> {
+        let reader = lock(&self.reader);
+        let case = SqliteLog(&reader).doc_case(&doc.key())?;
+        Ok(case.and_then(|case| case.parse().ok()))
+    }
+
+    fn may_read_case(&self, user: &UserId, case: CaseId) -> Result<bool, StorageError> {
+        let reader = lock(&self.reader);
+        SqliteLog(&reader).may_read(user.as_str(), &case.to_string())
+    }
+
+    fn team_cases(&self, team: &str) -> Result<Option<Vec<CaseId>>, StorageError> {
+        let reader = lock(&self.reader);
+        let mut log = SqliteLog(&reader);
+        if !log.team_exists(team)? {
+            return Ok(None);
+        }
+        Ok(Some(
+            log.team_cases(team)?
+                .iter()
+                .filter_map(|case| case.parse().ok())
+                .collect(),
+        ))
+    }
+
+    fn role_on_case(&self, user: &UserId, case: CaseId) -> Result<Option<TeamRole>, StorageError> {
+        let reader = lock(&self.reader);
+        SqliteLog(&reader).role_of(user.as_str(), &case.to_string())
+    }
+
+    fn case_log(&self, case: CaseId) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let reader = lock(&self.reader);
+        log::case_log(&mut SqliteLog(&reader), &case.to_string())
+    }
+
     fn create_user(&self, user: &UserId, password_hash: &str) -> Result<(), StorageError> {
         let conn = self.conn();
         match conn.execute(
