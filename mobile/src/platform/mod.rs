@@ -50,7 +50,7 @@ fn android_files_dir(command_line: &[u8], uid: u32) -> Option<std::path::PathBuf
 
 pub use imp::{
     claim_store, default_server, device_name, keep_back_inside_app, merge_into_input, metered,
-    on_reconnect, on_visibility, online, open_store, picture_url, release_picture_url,
+    on_reconnect, on_visibility, online, open_store, picture_url, release_picture_url, save_file,
     save_focused_field, sleep, storage_failure, store_exists, uncover, writes_settled,
 };
 

@@ -106,6 +106,33 @@ pub fn picture_url(bytes: &[u8], media_type: &str) -> Option<String> {
     ))
 }
 
+/// Writes `bytes` to a new file named `name` in the user's Downloads folder (or home folder,
+/// if there is none). Returns where it went, in words.
+pub fn save_file(name: &str, bytes: &[u8], _media_type: &str) -> Result<String, String> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let folder = home
+        .as_ref()
+        .map(|home| home.join("Downloads"))
+        .filter(|folder| folder.is_dir())
+        .or(home)
+        .unwrap_or_else(std::env::temp_dir);
+    let path = folder.join(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let write = |mut file: std::fs::File| {
+        use std::io::Write;
+        file.write_all(bytes)?;
+        file.sync_all()
+    };
+    options
+        .open(&path)
+        .and_then(write)
+        .map_err(|error| format!("could not write {}: {error}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
 /// A data URL holds nothing to free.
 pub fn release_picture_url(_url: &str) {}
 

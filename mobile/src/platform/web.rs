@@ -271,6 +271,27 @@ pub fn picture_url(bytes: &[u8], media_type: &str) -> Option<String> {
     web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
 
+/// Hands `bytes` to the browser as a download named `name`; on a phone it lands where the
+/// browser keeps downloads, from where it can be shared. Returns where it went, in words.
+pub fn save_file(name: &str, bytes: &[u8], media_type: &str) -> Result<String, String> {
+    let url = picture_url(bytes, media_type).ok_or("the browser would not hold the file")?;
+    let link = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.create_element("a").ok())
+        .and_then(|element| element.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+        .ok_or("the page cannot offer a download")?;
+    link.set_href(&url);
+    link.set_download(name);
+    link.click();
+    // The download has its own copy once clicked; the URL can go at the next turn.
+    let release = Closure::once_into_js(move || release_picture_url(&url));
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(release.unchecked_ref(), 10_000);
+    }
+    Ok(format!("{name}, in your downloads"))
+}
+
 /// Lets the browser free a picture's bytes once nothing shows them.
 pub fn release_picture_url(url: &str) {
     let _ = web_sys::Url::revoke_object_url(url);

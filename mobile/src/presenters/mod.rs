@@ -2,6 +2,7 @@
 //! tested without a renderer.
 
 pub mod caseload;
+pub mod dashboard;
 pub mod field_draft;
 pub mod lock;
 pub mod progress_chart;

@@ -4,7 +4,9 @@ use chrono::{DateTime, Local, Utc};
 use dioxus::prelude::*;
 use doorstep_shared::document::Occurrence;
 use doorstep_shared::ids::{CaseId, DocId};
-use doorstep_shared::model::{CaseEventDraft, CaseEventKind, CaseKind, ConsentScope, RecordKind};
+use doorstep_shared::model::{
+    CaseEventDraft, CaseEventKind, CaseKind, ConsentScope, RecordKind, TeamRole,
+};
 use doorstep_shared::template;
 
 use crate::platform;
@@ -145,6 +147,9 @@ pub fn CaseView(id: CaseId) -> Element {
         record: None,
     }));
     timeline.sort_by_key(|entry| std::cmp::Reverse(entry.at));
+    let supervises = session
+        .user()
+        .is_some_and(|user| case.team.get(&user) == Some(&TeamRole::Supervisor));
 
     rsx! {
         section { class: "case",
@@ -195,6 +200,77 @@ pub fn CaseView(id: CaseId) -> Element {
                         }
                     }
                 }
+            }
+            if supervises {
+                SubjectAccess { id }
+            }
+        }
+    }
+}
+
+/// A supervisor's answer to a subject access request: the case as a zip (the case file and
+/// every record as PDFs and JSON, the attachments, a manifest of hashes), made by the server
+/// from what has synced, with third parties' names redacted.
+#[component]
+fn SubjectAccess(id: CaseId) -> Element {
+    let mut session = Session::get();
+    let mut names = use_signal(String::new);
+    let mut making = use_signal(|| false);
+    let download = move |_| async move {
+        if !platform::online() {
+            session.notice.set(Some(
+                "The archive is made by the server: connect, then try again.".into(),
+            ));
+            return;
+        }
+        let Some(client) = crate::sync_engine::client(&session) else {
+            session.notice.set(Some(
+                "Sign in to your agency's server under Sync first: it makes the archive.".into(),
+            ));
+            return;
+        };
+        let redact: Vec<String> = names
+            .peek()
+            .lines()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
+        making.set(true);
+        let made = client.case_archive(id, &redact).await;
+        making.set(false);
+        let message = match made {
+            Ok(bytes) => {
+                match platform::save_file(&format!("case-{id}.zip"), &bytes, "application/zip") {
+                    Ok(place) => format!("The case's archive is saved: {place}."),
+                    Err(problem) => format!("The archive was made but not saved: {problem}."),
+                }
+            }
+            Err(error) => format!(
+                "The archive could not be made: {}.",
+                crate::sync_engine::describe(&error)
+            ),
+        };
+        session.notice.set(Some(message));
+    };
+    rsx! {
+        details { class: "subject-access",
+            summary { "Subject access request" }
+            p { class: "meta",
+                "A zip of the case file and every record, each as a PDF and as data, with the attachments and a list of every file's hash. The server makes it from what has synced."
+            }
+            label { r#for: "redact-names", "Other people's names to redact, one a line" }
+            textarea {
+                id: "redact-names",
+                rows: 3,
+                value: "{names}",
+                oninput: move |event| names.set(event.value()),
+            }
+            button {
+                class: "secondary",
+                disabled: making(),
+                onclick: download,
+                if making() { "Making the archive…" } else { "Download the archive" }
             }
         }
     }

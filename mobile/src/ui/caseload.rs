@@ -71,6 +71,7 @@ pub fn Caseload() -> Element {
                     }
                 }
             }
+            button { class: "secondary dashboard-link", onclick: move |_| session.open(Route::Dashboard {}), "Dashboard" }
             if shown.is_empty() {
                 p { class: "empty",
                     if cases.is_empty() { "No cases yet. Open one with “New case”." } else { "No case matches." }

@@ -16,6 +16,7 @@ mod case;
 mod caseload;
 mod closing;
 mod consent;
+mod dashboard;
 mod form;
 mod goals;
 mod groups;
@@ -40,6 +41,7 @@ use attachments::{AttachmentView, SignConsent};
 use case::{CaseView, NewCase, Profile};
 use caseload::{Caseload, Overdue};
 use closing::{CloseCase, TransferCase};
+use dashboard::Dashboard;
 use history::{CaseHistory, History};
 use record::RecordView;
 use sign_in::SignIn;
@@ -64,6 +66,9 @@ pub enum Route {
         /// Records overdue across the caseload.
         #[route("/overdue")]
         Overdue {},
+        /// Caseload per worker, what waits for review, what is overdue, how long notes take.
+        #[route("/dashboard")]
+        Dashboard {},
         /// Opening a new case.
         #[route("/new-case")]
         NewCase {},
@@ -109,6 +114,7 @@ impl Route {
             Route::Caseload {} | Route::Unknown { .. } => "Caseload",
             Route::SignIn {} => "Sign in",
             Route::Overdue {} => "Overdue notes",
+            Route::Dashboard {} => "Dashboard",
             Route::NewCase {} => "New case",
             Route::CaseView { .. } => "Case",
             Route::Profile { .. } => "Case profile",

@@ -5,6 +5,7 @@ use dioxus::prelude::*;
 use doorstep_shared::ids::{DocId, RecordId};
 use doorstep_shared::model::{ConsentScope, Record, RecordBody, RecordStatus, ReviewAction};
 use doorstep_shared::store::Refused;
+use doorstep_shared::sync::http::SyncError;
 use serde_json::Value;
 
 use crate::platform;
@@ -104,7 +105,64 @@ pub fn RecordView(id: RecordId) -> Element {
             Attachments { doc: DocId::Record(id), attachments: record.attachments.clone(), editable: rights.edit }
             Addenda { record: record.clone(), may_add: rights.add_addendum }
             Review { record: record.clone(), rights }
-            button { class: "secondary", onclick: move |_| session.open(Route::History { id }), "History" }
+            div { class: "record-actions",
+                button { class: "secondary", onclick: move |_| session.open(Route::History { id }), "History" }
+                PdfButton { id }
+            }
+        }
+    }
+}
+
+/// "PDF for the file": the record as the server holds it, as signed, with its addenda,
+/// history and hashes, for a court, the client or the paper file. The server makes it, so
+/// it needs a connection; the record itself stays on the device either way.
+#[component]
+fn PdfButton(id: RecordId) -> Element {
+    let mut session = Session::get();
+    let mut making = use_signal(|| false);
+    let download = move |_| async move {
+        if !platform::online() {
+            session.notice.set(Some(
+                "A record's PDF is made by the server: connect, then try again. The record is \
+                 safe on this device."
+                    .into(),
+            ));
+            return;
+        }
+        let Some(client) = crate::sync_engine::client(&session) else {
+            session.notice.set(Some(
+                "Sign in to your agency's server under Sync first: it makes the PDF.".into(),
+            ));
+            return;
+        };
+        making.set(true);
+        let made = client.record_pdf(id).await;
+        making.set(false);
+        let message = match made {
+            Ok(bytes) => {
+                let name = format!("record-{id}.pdf");
+                match platform::save_file(&name, &bytes, "application/pdf") {
+                    Ok(place) => format!("The record's PDF is saved: {place}."),
+                    Err(problem) => format!("The PDF was made but not saved: {problem}."),
+                }
+            }
+            Err(SyncError::Server { status: 404, .. }) => {
+                "The server does not have this record yet: sync, then try again.".into()
+            }
+            Err(error) => format!(
+                "The PDF could not be made: {}.",
+                crate::sync_engine::describe(&error)
+            ),
+        };
+        session.notice.set(Some(message));
+    };
+    rsx! {
+        button {
+            class: "secondary pdf",
+            disabled: making(),
+            title: "Made by the server from what has synced: the record as signed, its addenda and history, with their hashes",
+            onclick: download,
+            if making() { "Making the PDF…" } else { "PDF for the file" }
         }
     }
 }
