@@ -1,12 +1,13 @@
 //! Sync benchmarks against a real server process on loopback: the side-by-side comparison
 //! with automerge-repo ([`side_by_side`]), many devices at once ([`load`]), and how sync
-//! grows with the number of records ([`scaling`]), and attachments' throughput beside a file
-//! copy ([`attachments`]). `src/bin/sync-bench.rs` runs them.
+//! grows with the number of records ([`scaling`]), attachments' throughput beside a file
+//! copy ([`attachments`]), and exports: a record's PDF and a case's archive ([`exports`]). `src/bin/sync-bench.rs` runs them.
 //!
 //! Figures come from outside the measured code where they can: the server's CPU time and
 //! peak memory from `/proc`, bytes from the bodies that crossed the socket.
 
 pub mod attachments;
+pub mod exports;
 pub mod load;
 pub mod scaling;
 pub mod side_by_side;

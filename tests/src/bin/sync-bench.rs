@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use doorstep_tests::bench::load::{self, LoadOptions, Pattern};
-use doorstep_tests::bench::{attachments, scaling, side_by_side};
+use doorstep_tests::bench::{attachments, exports, scaling, side_by_side};
 
 #[derive(Parser)]
 #[command(about = "Doorstep's sync benchmarks, against a real server on loopback")]
@@ -77,6 +77,18 @@ enum Bench {
         #[arg(long, default_value_t = 2.0)]
         mib: f64,
     },
+    /// A signed record's PDF with many addenda, and a case of many records as an archive.
+    Exports {
+        /// Addenda on the record.
+        #[arg(long, default_value_t = 50)]
+        addenda: usize,
+        /// Records in the case.
+        #[arg(long, default_value_t = 200)]
+        records: usize,
+        /// Times the PDF is asked for.
+        #[arg(long, default_value_t = 11)]
+        pdf_requests: usize,
+    },
     /// Everything at small sizes, failing on any error.
     Smoke {
         /// Also run the load on this PostgreSQL server.
@@ -122,6 +134,15 @@ fn main() -> anyhow::Result<()> {
             Bench::Attachments { photos, mib } => {
                 let report = attachments::run(photos, (mib * 1024.0 * 1024.0) as usize).await?;
                 println!("\n{}\n{}", attachments::TABLE_HEAD, report.rows());
+                Ok(())
+            }
+            Bench::Exports {
+                addenda,
+                records,
+                pdf_requests,
+            } => {
+                let report = exports::run(addenda, records, pdf_requests).await?;
+                println!("\n{}\n{}", exports::TABLE_HEAD, report.rows());
                 Ok(())
             }
             Bench::Smoke { postgres } => smoke(postgres).await,
@@ -219,6 +240,8 @@ async fn smoke(postgres: Option<String>) -> anyhow::Result<()> {
     print_load(&reports);
     let report = attachments::run(3, 300 * 1024).await?;
     println!("\n{}\n{}", attachments::TABLE_HEAD, report.rows());
+    let report = exports::run(3, 5, 2).await?;
+    println!("\n{}\n{}", exports::TABLE_HEAD, report.rows());
     let plot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/smoke-scaling.png");
     scaling(&[10, 40], &plot).await
 }
