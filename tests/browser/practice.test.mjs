@@ -232,4 +232,36 @@ describe('Practice depth on a phone', () => {
     assert.doesNotMatch(await grace.page.locator('.case').innerText(), /Sade|Tomasz/);
     await shot(grace.page, 'practice-member-attendance');
   });
+
+  test('the supervisor\'s dashboard, with the network off, at a phone\'s size', async () => {
+    await grace.syncNow();
+    await grace.home();
+    await grace.context.setOffline(true);
+    try {
+      await grace.button('Dashboard').click();
+      const dashboard = grace.page.locator('.dashboard');
+      await dashboard.waitFor();
+      assert.match(await dashboard.locator('.meta').first().innerText(), /Your teams/);
+      // amara's row: the cases she holds, the notes she has to write.
+      const amaraRow = dashboard.locator('table.figures tbody tr', { hasText: 'amara' });
+      await amaraRow.waitFor();
+      // The visit and the summary grace signed this month, minutes after they were written.
+      const chart = dashboard.locator('svg.delay-chart');
+      assert.equal(await chart.getAttribute('role'), 'img');
+      assert.match(await chart.getAttribute('aria-label'), /This month: [1-9]\d* under 1 day/);
+      assert.ok(await chart.locator('rect.this-month').count() === 5);
+      for (const heading of ['Waiting for review, oldest first', 'Overdue notes', 'Goal reviews overdue']) {
+        await dashboard.locator('h3', { hasText: heading }).waitFor();
+      }
+      // The closed case's goal, overdue for review before it closed, is not listed.
+      assert.equal(await dashboard.locator('.cards', { hasText: GOAL }).count(), 0);
+      // One column at a phone's width: nothing scrolls sideways.
+      const overflow = await grace.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the dashboard scrolls sideways by ${overflow} px`);
+      await shot(grace.page, 'practice-dashboard');
+    } finally {
+      await grace.context.setOffline(false);
+    }
+    await grace.home();
+  });
 });

@@ -88,6 +88,19 @@ pub struct Dashboard {
     pub last_month: [usize; 5],
 }
 
+/// Who holds a case: whoever opened it, while they are on its team (a case opened at the
+/// office is opened for its worker); else, once it moved to another team, that team's first
+/// worker.
+fn holder(case: &Case) -> Option<&UserId> {
+    if case.team.contains_key(&case.author) {
+        return Some(&case.author);
+    }
+    case.team
+        .iter()
+        .find(|(_, role)| **role == TeamRole::Worker)
+        .map(|(member, _)| member)
+}
+
 /// The load of `worker`, counted from nothing the first time.
 fn load_of<'a>(loads: &'a mut BTreeMap<UserId, WorkerLoad>, worker: &UserId) -> &'a mut WorkerLoad {
     loads.entry(worker.clone()).or_insert_with(|| WorkerLoad {
@@ -164,15 +177,15 @@ pub fn dashboard(
     };
 
     let mut loads: BTreeMap<UserId, WorkerLoad> = BTreeMap::new();
-    // Each open case counts for the worker who holds it.
+    // Each open case counts once, for the worker who holds it.
     for case in &mine {
         if case.status.state != CaseState::Open {
             continue;
         }
-        for (member, role) in &case.team {
-            if *role == TeamRole::Worker && (scope == Scope::Supervisor || member == user) {
-                load_of(&mut loads, member).open_cases += 1;
-            }
+        if let Some(holder) = holder(case)
+            && (scope == Scope::Supervisor || holder == user)
+        {
+            load_of(&mut loads, holder).open_cases += 1;
         }
     }
     for record in records.iter().filter(in_scope) {
@@ -225,8 +238,10 @@ pub fn dashboard(
     overdue_notes.sort_by_key(|(due, line)| (*due, line.record));
 
     let today = now.with_timezone(&zone).date_naive();
+    // As on the caseload: a closed, referred or transferred case's goals are not reviewed here.
     let mut overdue_reviews: Vec<GoalReviewLine> = mine
         .iter()
+        .filter(|case| case.status.state == CaseState::Open)
         .flat_map(|case| {
             case.profile
                 .goals
@@ -443,11 +458,19 @@ mod tests {
             &[("ben", Worker), ("grace", Supervisor)],
             CaseState::Open,
         );
-        let closed = case(
+        let mut closed = case(
             "Mr Old",
             &[("ben", Worker), ("grace", Supervisor)],
             CaseState::Closed,
         );
+        // A closed case's goals are no longer reviewed.
+        closed.profile.goals.push(Goal {
+            id: doorstep_shared::ids::ItemId::random(),
+            goal: "Back to work".into(),
+            state: GoalState::Active,
+            target_date: None,
+            review_date: Some(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()),
+        });
         let elsewhere = case(
             "Other team",
             &[("zed", Worker), ("yan", Supervisor)],
@@ -530,6 +553,33 @@ mod tests {
         assert_eq!(seen.overdue_reviews[0].title, "Safe stairs · Mrs Okafor");
         assert_eq!(seen.this_month, [1, 0, 1, 0, 0]);
         assert_eq!(seen.last_month, [0, 1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn a_case_counts_once_for_the_worker_who_holds_it_however_many_workers_the_team_has() {
+        use TeamRole::*;
+        let team = [("amara", Worker), ("ben", Worker), ("grace", Supervisor)];
+        let opened_by_amara = case("Mrs Okafor", &team, CaseState::Open);
+        let mut moved_here = case(
+            "Mr Diallo",
+            &[("ben", Worker), ("grace", Supervisor)],
+            CaseState::Open,
+        );
+        moved_here.author = user("someone-elsewhere");
+        let seen = dashboard(
+            &user("grace"),
+            &[opened_by_amara, moved_here],
+            &[],
+            now(),
+            Duration::hours(48),
+            FixedOffset::east_opt(0).unwrap(),
+        );
+        let loads: Vec<_> = seen
+            .caseload
+            .iter()
+            .map(|load| (load.worker.as_str(), load.open_cases))
+            .collect();
+        assert_eq!(loads, [("amara", 1), ("ben", 1)]);
     }
 
     #[test]
