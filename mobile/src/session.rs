@@ -28,6 +28,9 @@ pub mod settings {
     pub const TOKEN: &str = "app.token";
     /// The user whose edits this device writes.
     pub const USER: &str = "app.user";
+    /// The devices of the teams the user supervises, as the server last told them: JSON of
+    /// [`crate::sync_engine::TeamDevicesSeen`].
+    pub const TEAM_DEVICES: &str = "app.team_devices";
     /// When the last sync finished (RFC 3339).
     pub const LAST_SYNCED: &str = "app.last_synced";
     /// How long the app may be hidden before it locks, in seconds.

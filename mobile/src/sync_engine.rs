@@ -119,6 +119,7 @@ async fn attempt(session: &mut Session) -> Outcome {
             if report.pulled > 0 || report.purged > 0 {
                 *session.revision.write() += 1;
             }
+            refresh_team_devices(session, &client, now).await;
             // The server answered: a good moment to ask it for a new version of the app too.
             platform::app_shell::check_for_update();
             Outcome::Synced
@@ -142,6 +143,49 @@ async fn attempt(session: &mut Session) -> Outcome {
             session.sync.write().problem = Some(problem);
             Outcome::Failed
         }
+    }
+}
+
+/// The devices of the teams the user supervises, as the server told them and when: the
+/// dashboard shows from it which have not synced for days, offline too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TeamDevicesSeen {
+    /// When the server told them.
+    pub at: DateTime<Utc>,
+    /// The devices.
+    pub devices: Vec<doorstep_shared::sync::protocol::TeamDevice>,
+}
+
+/// How often the team's devices are asked for: their times are to the hour anyway.
+const TEAM_DEVICES_EVERY: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The team's devices as last told, if they were.
+pub fn team_devices_seen(session: &Session) -> Option<TeamDevicesSeen> {
+    let text = session
+        .read(|store| store.setting(settings::TEAM_DEVICES))?
+        .ok()??;
+    serde_json::from_str(&text).ok()
+}
+
+/// Asks the server for the team's devices, at most every [`TEAM_DEVICES_EVERY`]; a failure
+/// leaves the last answer in place.
+async fn refresh_team_devices(session: &mut Session, client: &SyncClient, now: DateTime<Utc>) {
+    if team_devices_seen(session).is_some_and(|seen| now - seen.at < TEAM_DEVICES_EVERY) {
+        return;
+    }
+    let devices = match client.team_devices().await {
+        Ok(answer) => answer.devices,
+        Err(error) => {
+            tracing::info!("the team's devices wait: {}", describe(&error));
+            return;
+        }
+    };
+    let seen = TeamDevicesSeen { at: now, devices };
+    let json = serde_json::to_string(&seen).expect("devices serialise");
+    match session.read(|store| store.set_setting(settings::TEAM_DEVICES, Some(&json))) {
+        Some(Ok(())) => *session.revision.write() += 1,
+        Some(Err(error)) => tracing::warn!("could not keep the team's devices: {error}"),
+        None => {}
     }
 }
 

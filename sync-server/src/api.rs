@@ -32,6 +32,7 @@ use crate::storage::{AuditEntry, Device, Storage, StorageError};
 
 mod blobs;
 mod exports;
+mod team;
 
 /// Limits the server enforces.
 #[derive(Debug, Clone)]
@@ -144,6 +145,7 @@ pub fn router(storage: Arc<dyn Storage>, limits: &Limits) -> Router {
         .route("/v1/blobs/{hash}/status", get(blobs::blob_status))
         .route("/v1/records/{id}/pdf", get(exports::record_pdf))
         .route("/v1/cases/{id}/archive", post(exports::case_archive))
+        .route("/v1/team/devices", get(team::team_devices))
         .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .fallback(|| async { ApiError::NotFound })
         .layer(TimeoutLayer::with_status_code(

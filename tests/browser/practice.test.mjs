@@ -236,11 +236,17 @@ describe('Practice depth on a phone', () => {
   test('the supervisor\'s dashboard, with the network off, at a phone\'s size', async () => {
     await grace.syncNow();
     await grace.home();
+    // The server tells a supervisor when each of the team's devices last synced.
+    await grace.button('Dashboard').click();
+    const dashboard = grace.page.locator('.dashboard');
+    await dashboard.locator('h3', { hasText: 'Devices not synced for over 7 days' }).waitFor();
+    await dashboard.locator('p', { hasText: 'Every device synced within 7 days.' }).waitFor();
+    await grace.home();
     await grace.context.setOffline(true);
     try {
       await grace.button('Dashboard').click();
-      const dashboard = grace.page.locator('.dashboard');
       await dashboard.waitFor();
+      await dashboard.locator('p', { hasText: 'Every device synced within 7 days.' }).waitFor();
       assert.match(await dashboard.locator('.meta').first().innerText(), /Your teams/);
       // amara's row: the cases she holds, the notes she has to write.
       const amaraRow = dashboard.locator('table.figures tbody tr', { hasText: 'amara' });

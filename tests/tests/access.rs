@@ -265,3 +265,48 @@ async fn a_case_opened_at_the_office_reaches_the_worker_and_their_team_only() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_supervisor_learns_when_each_of_the_teams_devices_last_synced_and_nobody_else_does() {
+    let server = ServerProcess::start().unwrap();
+    server
+        .team("north", &[("amara", "worker"), ("grace", "supervisor")])
+        .unwrap();
+    server
+        .team("south", &[("zed", "worker"), ("yan", "supervisor")])
+        .unwrap();
+    let mut amara = Device::sign_in(&server, "amara").await.unwrap();
+    amara.sync().await.unwrap();
+    let grace = Device::sign_in(&server, "grace").await.unwrap();
+    let zed = Device::sign_in(&server, "zed").await.unwrap();
+    let revoked = Device::sign_in(&server, "amara").await.unwrap();
+    server
+        .admin(&["admin", "device", "revoke", &revoked.device_id], "")
+        .unwrap();
+
+    let seen = grace.client.team_devices().await.unwrap().devices;
+    let mut users: Vec<&str> = seen.iter().map(|device| device.user.as_str()).collect();
+    users.sort();
+    assert_eq!(users, ["amara", "grace"], "{seen:?}");
+    assert!(seen.iter().all(|device| device.last_synced.is_some()));
+    // A worker is told of no device, their own team's included.
+    assert!(
+        amara
+            .client
+            .team_devices()
+            .await
+            .unwrap()
+            .devices
+            .is_empty()
+    );
+    assert!(zed.client.team_devices().await.unwrap().devices.is_empty());
+    let (status, _, _) = {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/team/devices", server.url()))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), (), ())
+    };
+    assert_eq!(status, 401);
+}

@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use doorstep_shared::ids::{CaseId, RecordId, UserId};
 use doorstep_shared::model::{Case, CaseKind, CaseState, RecordStatus, TeamRole};
 use doorstep_shared::store::RecordSummary;
+use doorstep_shared::sync::protocol::TeamDevice;
 
 use super::timeliness::span;
 
@@ -281,6 +282,48 @@ pub fn dashboard(
         this_month,
         last_month,
     }
+}
+
+/// Days after which a device that has not synced is listed: what it holds, nobody else has.
+pub const QUIET_DAYS: i64 = 7;
+
+/// A device that has not synced for over [`QUIET_DAYS`] days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuietDevice {
+    /// Whose it is.
+    pub user: UserId,
+    /// What it is called.
+    pub name: String,
+    /// "last synced 12 days ago".
+    pub last: String,
+}
+
+/// The devices of `devices` that had not synced for over `days` days at `now`, the longest
+/// quiet first.
+pub fn quiet_devices(devices: &[TeamDevice], now: DateTime<Utc>, days: i64) -> Vec<QuietDevice> {
+    let mut quiet: Vec<(Option<DateTime<Utc>>, QuietDevice)> = devices
+        .iter()
+        .filter(|device| {
+            device
+                .last_synced
+                .is_none_or(|last| now - last > Duration::days(days))
+        })
+        .map(|device| {
+            (
+                device.last_synced,
+                QuietDevice {
+                    user: device.user.clone(),
+                    name: device.name.clone(),
+                    last: device.last_synced.map_or_else(
+                        || "never synced".to_owned(),
+                        |last| format!("last synced {} ago", span(now - last)),
+                    ),
+                },
+            )
+        })
+        .collect();
+    quiet.sort_by(|a, b| (a.0, &a.1.user, &a.1.name).cmp(&(b.0, &b.1.user, &b.1.name)));
+    quiet.into_iter().map(|(_, device)| device).collect()
 }
 
 /// A bar: where its top is, and how tall it is.
@@ -604,6 +647,40 @@ mod tests {
         assert_eq!(seen.waiting_review[0].author.as_str(), "ben");
         assert_eq!(seen.this_month, [0; 5]);
         assert_eq!(seen.last_month, [0, 1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn devices_quiet_for_over_a_week_are_listed_longest_quiet_first() {
+        let device = |who: &str, name: &str, days: Option<i64>| TeamDevice {
+            user: user(who),
+            name: name.into(),
+            last_synced: days.map(|days| now() - Duration::days(days)),
+        };
+        let devices = [
+            device("amara", "phone", Some(1)),
+            device("ben", "old phone", Some(30)),
+            device("ben", "tablet", Some(9)),
+            device("amara", "laptop", Some(7)),
+        ];
+        let quiet: Vec<_> = quiet_devices(&devices, now(), QUIET_DAYS)
+            .into_iter()
+            .map(|device| (device.user.to_string(), device.name, device.last))
+            .collect();
+        assert_eq!(
+            quiet,
+            [
+                (
+                    "ben".to_owned(),
+                    "old phone".to_owned(),
+                    "last synced 30 days ago".to_owned()
+                ),
+                (
+                    "ben".to_owned(),
+                    "tablet".to_owned(),
+                    "last synced 9 days ago".to_owned()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use dioxus::prelude::*;
 
 use crate::platform;
 use crate::presenters::dashboard::{
-    BAR_WIDTH, CHART_HEIGHT, CHART_WIDTH, Scope, dashboard, delay_chart,
+    BAR_WIDTH, CHART_HEIGHT, CHART_WIDTH, QUIET_DAYS, Scope, dashboard, delay_chart, quiet_devices,
 };
 use crate::session::Session;
 use crate::ui::Route;
@@ -110,6 +110,9 @@ pub fn Dashboard() -> Element {
                     }
                 }
             }
+            if seen.scope == Scope::Supervisor {
+                QuietDevices {}
+            }
             h3 { "From the visit to the signature" }
             svg {
                 class: "delay-chart",
@@ -128,6 +131,41 @@ pub fn Dashboard() -> Element {
             p { class: "legend",
                 span { class: "key this-month" } " this month "
                 span { class: "key last-month" } " last month"
+            }
+        }
+    }
+}
+
+/// The team's devices that have not synced for over a week, as the server last told them.
+#[component]
+fn QuietDevices() -> Element {
+    let session = Session::get();
+    let now = platform::now();
+    let zone = *chrono::Local::now().offset();
+    let seen = crate::sync_engine::team_devices_seen(&session);
+    rsx! {
+        h3 { "Devices not synced for over {QUIET_DAYS} days" }
+        match seen {
+            None => rsx! {
+                p { class: "empty", "Not known yet: the server tells this at the next sync." }
+            },
+            Some(seen) => {
+                let quiet = quiet_devices(&seen.devices, now, QUIET_DAYS);
+                let when = crate::presenters::timeliness::when(seen.at, zone);
+                rsx! {
+                    if quiet.is_empty() {
+                        p { class: "empty", "Every device synced within {QUIET_DAYS} days." }
+                    }
+                    ul { class: "cards quiet-devices",
+                        for (index, device) in quiet.into_iter().enumerate() {
+                            li { key: "{index}", class: "card",
+                                span { class: "title", "{device.user} · {device.name}" }
+                                span { class: "meta", "{device.last}" }
+                            }
+                        }
+                    }
+                    p { class: "meta", "As the server saw them at {when}." }
+                }
             }
         }
     }

@@ -349,6 +349,23 @@ impl SyncClient {
         read_ok(response).await
     }
 
+    /// The devices of the teams the user supervises, with when each last synced (none for a
+    /// user who supervises no team).
+    pub async fn team_devices(&self) -> Result<protocol::TeamDevices, SyncError> {
+        let token = self.token.as_deref().ok_or(SyncError::NotSignedIn)?;
+        let response = self
+            .http
+            .get(format!("{}/v1/team/devices", self.base_url))
+            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(network)?;
+        let bytes = read_ok(response).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| protocol::ProtocolError::Malformed("a team's devices".into()).into())
+    }
+
     /// Where the server's copy of a blob stands.
     pub async fn blob_status(&self, hash: BlobHash) -> Result<BlobProgress, SyncError> {
         let sent = self

@@ -207,6 +207,24 @@ pub const PDF_MEDIA_TYPE: &str = "application/pdf";
 /// The media type of a case's archive.
 pub const ARCHIVE_MEDIA_TYPE: &str = "application/zip";
 
+/// A device of a supervisor's team, as the server last saw it (`GET /v1/team/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamDevice {
+    /// Whose it is.
+    pub user: crate::UserId,
+    /// The name it signed in with ("Amara's phone").
+    pub name: String,
+    /// When it last synced, to the hour; `None` if never since it signed in.
+    pub last_synced: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The devices of the members of the teams a user supervises: none for anyone else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamDevices {
+    /// Every device signed in and not revoked, by user.
+    pub devices: Vec<TeamDevice>,
+}
+
 /// What a supervisor asks of a case's subject-access archive (`POST
 /// /v1/cases/{id}/archive`, JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

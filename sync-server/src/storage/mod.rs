@@ -14,6 +14,7 @@ pub mod sqlite;
 mod story;
 
 use doorstep_shared::sync::protocol::{Ack, Push, Refusal, SyncResponse};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -164,6 +165,8 @@ pub trait Storage: Send + Sync + 'static {
     fn document_case(&self, doc: &DocId) -> Result<Option<CaseId>, StorageError>;
     /// Whether `user` may read `case` now: a member of the team that holds it.
     fn may_read_case(&self, user: &UserId, case: CaseId) -> Result<bool, StorageError>;
+    /// A team's members and their roles.
+    fn team_roster(&self, team: &str) -> Result<BTreeMap<UserId, TeamRole>, StorageError>;
     /// The cases a team holds, or `None` if there is no such team.
     fn team_cases(&self, team: &str) -> Result<Option<Vec<CaseId>>, StorageError>;
     /// The user's role on the team that holds `case`, if they are on it.

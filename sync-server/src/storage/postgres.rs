@@ -761,6 +761,10 @@ impl Storage for PostgresStorage {
         self.write(|log| log.may_read(user.as_str(), &case.to_string()))
     }
 
+    fn team_roster(&self, team: &str) -> Result<BTreeMap<UserId, TeamRole>, StorageError> {
+        self.write(|log| log.team_roster(team))
+    }
+
     fn team_cases(&self, team: &str) -> Result<Option<Vec<CaseId>>, StorageError> {
         self.write(|log| {
             if !log.team_exists(team)? {

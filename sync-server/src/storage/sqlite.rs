@@ -720,6 +720,11 @@ impl Storage for SqliteStorage {
         SqliteLog(&reader).may_read(user.as_str(), &case.to_string())
     }
 
+    fn team_roster(&self, team: &str) -> Result<BTreeMap<UserId, TeamRole>, StorageError> {
+        let reader = lock(&self.reader);
+        SqliteLog(&reader).team_roster(team)
+    }
+
     fn team_cases(&self, team: &str) -> Result<Option<Vec<CaseId>>, StorageError> {
         let reader = lock(&self.reader);
         let mut log = SqliteLog(&reader);
